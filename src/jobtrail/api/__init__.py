@@ -1,0 +1,1 @@
+"""HTTP: the Jobs API, token exchange, ingestion, docs and health, as a FastAPI app."""

@@ -1,0 +1,67 @@
+"""The FastAPI application: routers, error envelope, docs, and periodic retention."""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
+
+from jobtrail import __version__
+from jobtrail.api import routes_events, routes_health, routes_logs, routes_runs, routes_tokens
+from jobtrail.api.context import AppContext
+from jobtrail.api.docs import BASE, OPENAPI_URL, install_docs
+from jobtrail.api.errors import install_error_handlers
+from jobtrail.settings import Settings
+from jobtrail.store import accounts, retention
+from jobtrail.store.dialect import make_engine
+
+log = logging.getLogger("jobtrail.api")
+
+
+async def _prune_forever(ctx: AppContext) -> None:
+    interval = ctx.settings.prune_interval.total_seconds()
+    retain = int(ctx.settings.retention.total_seconds() * 1_000_000)
+    while True:
+        try:
+            cutoff = accounts.now_micros() - retain
+            pruned = await run_in_threadpool(retention.prune, ctx.engine, cutoff)
+            if pruned:
+                log.info("retention: pruned %d runs", pruned)
+        except Exception:
+            log.exception("retention: pruning failed; will try again")
+        await asyncio.sleep(interval)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app for one store. Migrations are applied by `jobtrail serve` before this."""
+    settings = settings or Settings()
+    engine = make_engine(settings.db)
+    ctx = AppContext(settings, engine, settings.secret or accounts.signing_secret(engine))
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        task = asyncio.create_task(_prune_forever(ctx))
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        engine.dispose()
+
+    app = FastAPI(
+        title="jobtrail Jobs API",
+        version=__version__,
+        openapi_url=OPENAPI_URL,
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.ctx = ctx
+    install_error_handlers(app)
+    for module in (routes_tokens, routes_runs, routes_logs, routes_events):
+        app.include_router(module.router, prefix=BASE)
+    app.include_router(routes_health.router)
+    install_docs(app)
+    return app

@@ -1,0 +1,50 @@
+"""What a request handler needs from the process: the store, the settings, the signing secret."""
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+from fastapi import Request
+from sqlalchemy import Engine
+
+from jobtrail.settings import Settings
+from jobtrail.store import accounts
+
+
+class KeyCache:
+    """Remembers for a few seconds whether a key may still be used, so revocation takes effect
+    within that time without a database read on every request."""
+
+    def __init__(self, engine: Engine, ttl: float) -> None:
+        self._engine = engine
+        self._ttl = ttl
+        self._lock = threading.Lock()
+        self._seen: dict[str, tuple[float, bool]] = {}
+
+    def usable(self, key_id: str) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            hit = self._seen.get(key_id)
+        if hit and now - hit[0] < self._ttl:
+            return hit[1]
+        key = accounts.get_key(self._engine, key_id)
+        ok = key is not None and key.usable(accounts.now_micros())
+        with self._lock:
+            self._seen[key_id] = (now, ok)
+        return ok
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    engine: Engine
+    secret: str
+    keys: KeyCache = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.keys = KeyCache(self.engine, self.settings.key_cache_seconds)
+
+
+def get_context(request: Request) -> AppContext:
+    ctx: AppContext = request.app.state.ctx
+    return ctx

@@ -1,0 +1,62 @@
+"""OpenAPI document and Swagger UI, served from the package (no CDN: self-hosted installs are
+often offline), with the bearer-token Authorize button."""
+
+from importlib.resources import files
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic.json_schema import models_json_schema
+
+from jobtrail.domain.events import EventBatch
+
+BASE = "/api/msc/v1"
+OPENAPI_URL = f"{BASE}/openapi.json"
+DOCS_URL = f"{BASE}/docs"
+_STATIC = f"{DOCS_URL}/static"
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(
+        title="jobtrail Jobs API",
+        version=app.version,
+        description=(
+            "Job runs and their steps, with stdout/stderr, for monitoring and alerting. "
+            "Exchange an API key for a token at `/credentials/v3/token`, click **Authorize** "
+            'and paste the token. Errors have the body `{"error": code, "message": text}`.'
+        ),
+        routes=app.routes,
+        servers=[{"url": "/"}],
+    )
+    _, defs = models_json_schema(
+        [(EventBatch, "validation")], ref_template="#/components/schemas/{model}", by_alias=True
+    )
+    schema.setdefault("components", {}).setdefault("schemas", {}).update(defs["$defs"])
+    app.openapi_schema = schema
+    return schema
+
+
+def install_docs(app: FastAPI) -> None:
+    static_dir = files("fastapi_offline") / "static"
+    app.mount(_STATIC, StaticFiles(directory=str(static_dir)), name="swagger-static")
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+
+    @app.get(DOCS_URL, include_in_schema=False)
+    async def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=OPENAPI_URL,
+            title="jobtrail Jobs API",
+            swagger_js_url=f"{_STATIC}/swagger-ui-bundle.js",
+            swagger_css_url=f"{_STATIC}/swagger-ui.css",
+            swagger_favicon_url=f"{_STATIC}/favicon.png",
+            swagger_ui_parameters={"persistAuthorization": False, "tryItOutEnabled": True},
+        )
+
+    @app.get(f"{DOCS_URL}/index.html", include_in_schema=False)
+    async def swagger_index() -> RedirectResponse:
+        return RedirectResponse(DOCS_URL)

@@ -1,0 +1,71 @@
+"""The one error envelope, `{"error": code, "message": sentence}`, built here and nowhere else."""
+
+import logging
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from jobtrail.domain.errors import JobtrailError
+
+log = logging.getLogger("jobtrail.api")
+
+_HTTP_CODES = {
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
+
+
+def error_response(
+    status: int, code: str, message: str, details: list[dict[str, Any]] | None = None
+) -> Response:
+    body: dict[str, Any] = {"error": code, "message": message}
+    if details:
+        body["details"] = details
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return Response(orjson.dumps(body), status, headers, media_type="application/json")
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("query", "path", "header", "body")]
+    return ".".join(parts) or "request"
+
+
+async def _jobtrail_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, JobtrailError)
+    return error_response(exc.status, exc.code, exc.message, exc.details)
+
+
+async def _validation_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    details = [{"field": _field(tuple(e["loc"])), "message": e["msg"]} for e in exc.errors()]
+    summary = "; ".join(f"{d['field']}: {d['message']}" for d in details[:5])
+    return error_response(400, "bad_request", f"Invalid request: {summary}.", details)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "bad_request" if exc.status_code < 500 else "error")
+    message = (
+        f"No such resource: {request.method} {request.url.path}."
+        if exc.status_code == 404
+        else str(exc.detail)
+    )
+    return error_response(exc.status_code, code, message)
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(500, "internal_error", "The server failed to handle this request.")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(JobtrailError, _jobtrail_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

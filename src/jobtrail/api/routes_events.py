@@ -1,0 +1,78 @@
+"""Ingestion (SPEC §3.4): runners post batches of state-change and log events."""
+
+from typing import Annotated
+
+import orjson
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+
+from jobtrail.api.auth import Ingester, OrgId
+from jobtrail.api.context import AppContext, get_context
+from jobtrail.api.schemas import ERROR_RESPONSES, ErrorBody, IngestResponse
+from jobtrail.domain.batches import parse_batch
+from jobtrail.domain.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from jobtrail.domain.events import MAX_BATCH_BYTES
+from jobtrail.store.ingest import ingest
+
+router = APIRouter(tags=["Ingestion"])
+
+_TOO_LARGE = (
+    f"A request body may hold at most {MAX_BATCH_BYTES // (1024 * 1024)} MiB; split the batch."
+)
+
+
+async def _read_body(request: Request) -> bytes:
+    """The body, refused as soon as it is known to exceed the limit (never buffered past it)."""
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != "application/json":
+        raise UnsupportedMediaType("Send the batch as `Content-Type: application/json`.")
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BATCH_BYTES:
+        raise PayloadTooLarge(_TOO_LARGE)
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BATCH_BYTES:
+            raise PayloadTooLarge(_TOO_LARGE)
+    return bytes(body)
+
+
+@router.post(
+    "/organizations/{organizationId}/jobs/v1/events",
+    response_model=IngestResponse,
+    responses={
+        **ERROR_RESPONSES,
+        413: {"model": ErrorBody, "description": "More than 10,000 events or 10 MiB."},
+        415: {"model": ErrorBody, "description": "The body is not application/json."},
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/EventBatch"}}
+            },
+        }
+    },
+    summary="Report state changes and log output of job runs",
+    description=(
+        "An atomic batch: every event is valid and stored, or none is and the 400 names each "
+        "bad event's index and field. Events are idempotent on `eventId`. The response comes "
+        "only after the batch is durably committed. Needs a token with role `ingest` or `admin`."
+    ),
+)
+async def post_events(
+    org_id: OrgId,
+    request: Request,
+    _claims: Ingester,
+    ctx: Annotated[AppContext, Depends(get_context)],
+) -> Response:
+    raw = await _read_body(request)
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"The body is not valid JSON (UTF-8): {exc}.") from None
+    batch = parse_batch(body)
+    result = await run_in_threadpool(ingest, ctx.engine, org_id, batch, ctx.settings.log_stream_cap)
+    payload = {"accepted": result.accepted, "duplicates": result.duplicates}
+    return Response(orjson.dumps(payload), media_type="application/json")

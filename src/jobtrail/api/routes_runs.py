@@ -1,0 +1,182 @@
+"""The four Jobs API endpoints of the seed (SPEC §3.2-3.3)."""
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Path, Query
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+
+from jobtrail.api.auth import OrgId, Reader
+from jobtrail.api.context import AppContext, get_context
+from jobtrail.api.schemas import ERROR_RESPONSES, RunDetail, RunSummary, StepDetail, StepSummary
+from jobtrail.api.serialise import (
+    run_sort_key,
+    run_summary,
+    state_change,
+    step_sort_key,
+    step_summary,
+)
+from jobtrail.domain.errors import BadRequest, NotFound
+from jobtrail.domain.logcap import utf8_start
+from jobtrail.domain.states import RunState
+from jobtrail.domain.timefmt import format_ts
+from jobtrail.domain.windows import parse_window
+from jobtrail.store import queries
+from jobtrail.store.logs import StreamRef, read_tail_bytes
+
+router = APIRouter(tags=["Jobs"])
+
+DETAIL_LOG_BYTES = 1024 * 1024
+RunId = Annotated[str, Path(alias="runId", max_length=200, description="From a run listing.")]
+StepName = Annotated[
+    str, Path(alias="stepName", max_length=1000, description="URL-encoded step name.")
+]
+Ctx = Annotated[AppContext, Depends(get_context)]
+
+
+def json_response(body: Any, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(body), headers=headers, media_type="application/json")
+
+
+def _list_runs(
+    ctx: AppContext, org_id: str, from_: str | None, to: str | None, filters: dict[str, str | None]
+) -> Response:
+    window = parse_window(from_, to, datetime.now(UTC))
+    if filters["state"] is not None and filters["state"] not in RunState.__members__:
+        raise BadRequest(f"`state` must be one of {', '.join(RunState)}.")
+    result = queries.window_runs(ctx.engine, org_id, window.start, window.end)
+    rows = [
+        r
+        for r in result.runs
+        if (filters["jobName"] is None or r.job_name == filters["jobName"])
+        and (filters["environment"] is None or r.environment == filters["environment"])
+        and (filters["state"] is None or r.state == filters["state"])
+    ]
+    rows.sort(key=run_sort_key)
+    headers = {}
+    if result.truncated and result.oldest_kept_ts is not None:
+        headers["X-Jobtrail-Truncated"] = "true"
+        headers["X-Jobtrail-Oldest-Event"] = format_ts(result.oldest_kept_ts)
+    return json_response([run_summary(r) for r in rows], headers)
+
+
+@router.get(
+    "/organizations/{organizationId}/jobs/v1/runs",
+    response_model=list[RunSummary],
+    responses=ERROR_RESPONSES,
+    summary="List job runs in a time window",
+    description=(
+        "Runs with at least one state change in [from, to): both ISO 8601 timestamps or both "
+        "ISO 8601 durations relative to now (PT-12H, PT0S). The window may span 96 hours at "
+        "most and must lie within the last week. When more than 10,000 events fall in the "
+        "window only the latest 10,000 count, and the response carries `X-Jobtrail-Truncated: "
+        "true` and `X-Jobtrail-Oldest-Event`."
+    ),
+)
+async def list_runs(
+    org_id: OrgId,
+    _claims: Reader,
+    ctx: Ctx,
+    from_: Annotated[str | None, Query(alias="from", examples=["PT-12H"])] = None,
+    to: Annotated[str | None, Query(examples=["PT0S"])] = None,
+    job_name: Annotated[str | None, Query(alias="jobName")] = None,
+    environment: Annotated[str | None, Query()] = None,
+    state: Annotated[str | None, Query()] = None,
+) -> Response:
+    filters = {"jobName": job_name, "environment": environment, "state": state}
+    return await run_in_threadpool(_list_runs, ctx, org_id, from_, to, filters)
+
+
+def _run_or_404(ctx: AppContext, org_id: str, run_id: str) -> tuple[Any, list[Any]]:
+    with ctx.engine.connect() as conn:
+        run = queries.get_run(conn, org_id, run_id)
+        if run is None:
+            raise NotFound(f"Unknown run {run_id!r}.")
+        steps = queries.get_steps(conn, org_id, run_id)
+    return run, sorted(steps, key=step_sort_key)
+
+
+def _get_run(ctx: AppContext, org_id: str, run_id: str) -> Response:
+    run, steps = _run_or_404(ctx, org_id, run_id)
+    return json_response({**run_summary(run), "steps": [step_summary(s) for s in steps]})
+
+
+def _get_steps(ctx: AppContext, org_id: str, run_id: str) -> Response:
+    _run, steps = _run_or_404(ctx, org_id, run_id)
+    return json_response([step_summary(s) for s in steps])
+
+
+def _step_detail(ctx: AppContext, org_id: str, run_id: str, name: str) -> Response:
+    with ctx.engine.connect() as conn:
+        if queries.get_run(conn, org_id, run_id) is None:
+            raise NotFound(f"Unknown run {run_id!r}.")
+        step = queries.get_step(conn, org_id, run_id, name)
+        if step is None:
+            raise NotFound(f"Run {run_id!r} has no step {name!r}.")
+        history = queries.state_history(conn, org_id, run_id, name)
+        stats = queries.stream_stats(conn, org_id, run_id, name)
+    body = step_summary(step)
+    body["message"] = step.message
+    for stream in ("stdout", "stderr"):
+        body.update(_stream_fields(ctx, StreamRef(org_id, run_id, name, stream), stats))
+    body["stateHistory"] = [state_change(h) for h in history]
+    return json_response(body)
+
+
+def _stream_fields(
+    ctx: AppContext, ref: StreamRef, stats: dict[str, queries.StreamStats]
+) -> dict[str, Any]:
+    """The most recent 1 MiB of a stream, cut at a character boundary, with its counts."""
+    stat = stats.get(ref.stream)
+    if stat is None:
+        data, kept, dropped = b"", 0, 0
+    else:
+        data, kept = read_tail_bytes(ctx.engine, ref, DETAIL_LOG_BYTES)
+        if len(data) < kept:
+            data = data[utf8_start(data) :]
+        dropped = stat.dropped_bytes
+    name = ref.stream
+    return {
+        name: data.decode("utf-8", "replace"),
+        f"{name}Truncated": len(data) < kept + dropped,
+        f"{name}Bytes": kept + dropped,
+        f"{name}DroppedBytes": dropped,
+    }
+
+
+@router.get(
+    "/organizations/{organizationId}/jobs/v1/runs/{runId}",
+    response_model=RunDetail,
+    responses=ERROR_RESPONSES,
+    summary="One job run with its steps and their dependencies",
+)
+async def get_run(org_id: OrgId, run_id: RunId, _claims: Reader, ctx: Ctx) -> Response:
+    return await run_in_threadpool(_get_run, ctx, org_id, run_id)
+
+
+@router.get(
+    "/organizations/{organizationId}/jobs/v1/runs/{runId}/steps",
+    response_model=list[StepSummary],
+    responses=ERROR_RESPONSES,
+    summary="The steps of one job run",
+)
+async def get_steps(org_id: OrgId, run_id: RunId, _claims: Reader, ctx: Ctx) -> Response:
+    return await run_in_threadpool(_get_steps, ctx, org_id, run_id)
+
+
+@router.get(
+    "/organizations/{organizationId}/jobs/v1/runs/{runId}/steps/{stepName}",
+    response_model=StepDetail,
+    responses=ERROR_RESPONSES,
+    summary="Everything about one step's execution, with stdout and stderr",
+    description=(
+        "stdout and stderr hold at most the most recent 1 MiB each; the `*Truncated` flags and "
+        "byte counts say when there is more, which the full-log endpoint serves."
+    ),
+)
+async def get_step(
+    org_id: OrgId, run_id: RunId, step_name: StepName, _claims: Reader, ctx: Ctx
+) -> Response:
+    return await run_in_threadpool(_step_detail, ctx, org_id, run_id, step_name)

@@ -1,0 +1,83 @@
+"""Credentials → token (SPEC §3.1): v3 with key id and key, legacy v2 with the key alone."""
+
+import hmac
+from typing import Annotated
+
+import orjson
+from fastapi import APIRouter, Depends
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+
+from jobtrail.api import tokens
+from jobtrail.api.auth import OrgId, key_header, key_id_header
+from jobtrail.api.context import AppContext, get_context
+from jobtrail.api.schemas import ERROR_RESPONSES, TokenResponse
+from jobtrail.domain.errors import NotFound, Unauthorized
+from jobtrail.domain.timefmt import format_ts
+from jobtrail.store import accounts
+
+router = APIRouter(tags=["Credentials"])
+
+_BAD_KEY = "The API key is missing, wrong, revoked or expired."
+
+
+def _check_key(key: accounts.ApiKey | None, org_id: str, secret: str) -> accounts.ApiKey:
+    if key is None or key.org_id != org_id:
+        raise Unauthorized(_BAD_KEY)
+    if not hmac.compare_digest(key.secret_hash, accounts.hash_secret(secret)):
+        raise Unauthorized(_BAD_KEY)
+    if not key.usable(accounts.now_micros()):
+        raise Unauthorized(_BAD_KEY)
+    return key
+
+
+def _token_response(ctx: AppContext, key: accounts.ApiKey) -> Response:
+    token, exp = tokens.mint(
+        ctx.secret, key.org_id, key.key_id, key.role, ctx.settings.token_ttl.total_seconds()
+    )
+    body = {"accessToken": token, "expiresAt": format_ts(exp * 1_000_000)}
+    return Response(orjson.dumps(body), media_type="application/json")
+
+
+def _exchange(ctx: AppContext, org_id: str, key_id: str | None, secret: str | None) -> Response:
+    if not accounts.org_exists(ctx.engine, org_id):
+        raise NotFound(f"Unknown organization {org_id!r}.")
+    if not secret or (key_id is not None and not key_id):
+        raise Unauthorized(_BAD_KEY)
+    if key_id is None:
+        key = accounts.find_key_by_secret(ctx.engine, org_id, secret)
+    else:
+        key = accounts.get_key(ctx.engine, key_id)
+    return _token_response(ctx, _check_key(key, org_id, secret))
+
+
+_RESPONSES = {k: v for k, v in ERROR_RESPONSES.items() if k != 403}
+
+
+@router.get(
+    "/organizations/{organizationId}/credentials/v3/token",
+    response_model=TokenResponse,
+    responses=_RESPONSES,
+    summary="Exchange an API key id and key for a bearer token",
+)
+async def token_v3(
+    org_id: OrgId,
+    ctx: Annotated[AppContext, Depends(get_context)],
+    key_id: Annotated[str | None, Depends(key_id_header)],
+    key: Annotated[str | None, Depends(key_header)],
+) -> Response:
+    return await run_in_threadpool(_exchange, ctx, org_id, key_id or "", key)
+
+
+@router.get(
+    "/organizations/{organizationId}/credentials/v2/token",
+    response_model=TokenResponse,
+    responses=_RESPONSES,
+    summary="Exchange a legacy API key (no key id) for a bearer token",
+)
+async def token_v2(
+    org_id: OrgId,
+    ctx: Annotated[AppContext, Depends(get_context)],
+    key: Annotated[str | None, Depends(key_header)],
+) -> Response:
+    return await run_in_threadpool(_exchange, ctx, org_id, None, key)

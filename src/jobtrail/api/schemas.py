@@ -1,0 +1,84 @@
+"""Response shapes as Pydantic models: they document the API in OpenAPI. Handlers serialise rows
+straight to JSON for speed, and a test checks that real responses match these models."""
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from jobtrail.domain.states import RunState, StepState
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorBody(_Out):
+    error: str = Field(examples=["invalid_window"], description="A stable, machine-readable code.")
+    message: str = Field(description="One clear sentence saying what was wrong.")
+    details: list[dict[str, object]] | None = Field(
+        default=None, description="Per-field problems, when there are several."
+    )
+
+
+class TokenResponse(_Out):
+    accessToken: str
+    expiresAt: str
+
+
+class IngestResponse(_Out):
+    accepted: int = Field(description="Events stored by this request.")
+    duplicates: int = Field(description="Events whose eventId was already stored (ignored).")
+
+
+class RunSummary(_Out):
+    runId: str
+    jobId: str
+    jobName: str
+    environment: str
+    state: RunState
+    startTime: str | None
+    endTime: str | None
+    duration: str | None = Field(description="ISO 8601 duration; null while the run has not ended.")
+    lastUpdated: str | None
+
+
+class StepSummary(_Out):
+    name: str
+    state: StepState
+    dependencies: list[str]
+    startTime: str | None
+    endTime: str | None
+    duration: str | None
+    attempt: int
+    exitCode: int | None
+
+
+class RunDetail(RunSummary):
+    steps: list[StepSummary]
+
+
+class StateChange(_Out):
+    state: StepState
+    timestamp: str
+    attempt: int | None
+    exitCode: int | None
+    message: str | None
+
+
+class StepDetail(StepSummary):
+    message: str | None
+    stdout: str
+    stderr: str
+    stdoutTruncated: bool
+    stderrTruncated: bool
+    stdoutBytes: int = Field(description="Bytes of stdout received (kept plus dropped by the cap).")
+    stderrBytes: int
+    stdoutDroppedBytes: int = Field(description="Bytes dropped from the middle by the stream cap.")
+    stderrDroppedBytes: int
+    stateHistory: list[StateChange]
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
+    400: {"model": ErrorBody, "description": "Bad input."},
+    401: {"model": ErrorBody, "description": "No, invalid or expired token."},
+    403: {"model": ErrorBody, "description": "Token not allowed for this organization or action."},
+    404: {"model": ErrorBody, "description": "Unknown organization, run or step."},
+}

@@ -1,0 +1,1 @@
+"""The `jobtrail` command line."""

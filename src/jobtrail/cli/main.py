@@ -1,0 +1,150 @@
+"""`jobtrail`: serve the API, run the demo, manage organizations and keys, prune, migrate."""
+
+import threading
+import time
+from datetime import UTC, datetime
+from typing import Annotated
+
+import httpx
+import typer
+import uvicorn
+
+from jobtrail.cli.accounts import key_app, org_app
+from jobtrail.cli.common import (
+    DbOption,
+    JsonOption,
+    console,
+    fail,
+    load_settings,
+    open_store,
+    print_json,
+)
+from jobtrail.demo.sample import sample_events
+from jobtrail.domain.roles import Role
+from jobtrail.store import accounts, migrate, retention
+from jobtrail.store.dialect import make_engine
+
+app = typer.Typer(
+    help="jobtrail: monitor warehouse jobs (runs, steps, logs) through the Jobs API.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.add_typer(org_app, name="org")
+app.add_typer(key_app, name="key")
+
+HostOption = Annotated[str, typer.Option("--host", help="Address to listen on.")]
+PortOption = Annotated[int, typer.Option("--port", help="Port to listen on.")]
+
+
+@app.command()
+def serve(
+    db: DbOption = None,
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8000,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Server processes.")] = 1,
+    retention_: Annotated[
+        str | None, typer.Option("--retention", help="Keep runs this long (ISO 8601, P7D).")
+    ] = None,
+) -> None:
+    """Apply migrations and serve the Jobs API (docs at /api/msc/v1/docs)."""
+    settings = load_settings(db, retention=retention_)
+    migrate.upgrade(make_engine(settings.db))
+    uvicorn.run(
+        "jobtrail.api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+    )
+
+
+@app.command("migrate")
+def migrate_cmd(db: DbOption = None) -> None:
+    """Bring the store's schema up to date."""
+    open_store(db)
+    typer.echo("store is up to date")
+
+
+@app.command()
+def prune(
+    db: DbOption = None,
+    retention_: Annotated[
+        str | None, typer.Option("--retention", help="Keep runs this long (ISO 8601, P7D).")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Delete runs whose last event is older than the retention, with their steps and logs."""
+    settings = load_settings(db, retention=retention_)
+    engine = open_store(db)
+    cutoff = accounts.now_micros() - int(settings.retention.total_seconds() * 1_000_000)
+    pruned = retention.prune(engine, cutoff)
+    if as_json:
+        print_json({"pruned": pruned})
+    else:
+        typer.echo(f"pruned {pruned} runs")
+
+
+def _load_demo(base: str, org_id: str, key_id: str, secret: str) -> int:
+    """Post the sample runs through the ingestion API, as any reporter would."""
+    with httpx.Client(base_url=base, timeout=60) as http:
+        token = http.get(
+            f"/api/msc/v1/organizations/{org_id}/credentials/v3/token",
+            headers={"X-API-Key-ID": key_id, "X-API-Key": secret},
+        ).json()["accessToken"]
+        events = sample_events(datetime.now(UTC))
+        for start in range(0, len(events), 1000):
+            resp = http.post(
+                f"/api/msc/v1/organizations/{org_id}/jobs/v1/events",
+                json={"events": events[start : start + 1000]},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            resp.raise_for_status()
+    return len(events)
+
+
+@app.command()
+def demo(
+    db: DbOption = None,
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8000,
+) -> None:
+    """Serve with sample data: an organization, keys, and four days of realistic runs."""
+    engine = open_store(db)
+    org_id = accounts.create_org(engine, f"demo {datetime.now(UTC):%Y-%m-%d %H:%M}")
+    ingest_key = accounts.create_key(engine, org_id, Role.INGEST, name="demo ingest")
+    read_key = accounts.create_key(engine, org_id, Role.READ, name="demo read")
+    server = uvicorn.Server(
+        uvicorn.Config(
+            "jobtrail.api.app:create_app", factory=True, host=host, port=port, log_level="warning"
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            raise fail(f"the server could not start on {host}:{port} (is the port in use?)")
+        time.sleep(0.05)
+    base = f"http://{host}:{port}"
+    count = _load_demo(base, org_id, ingest_key.key.key_id, ingest_key.secret)
+    console.print(f"[green]jobtrail demo[/] is serving {count} sample events at {base}\n")
+    console.print(f"  organization id: {org_id}")
+    console.print(f"  API key id:      {read_key.key.key_id}   (role read)")
+    console.print(f"  API key:         {read_key.secret}")
+    console.print(f"  API docs:        {base}/api/msc/v1/docs")
+    console.print(
+        f"\n  curl -H 'X-API-Key-ID: {read_key.key.key_id}' -H 'X-API-Key: {read_key.secret}' "
+        f"{base}/api/msc/v1/organizations/{org_id}/credentials/v3/token",
+        soft_wrap=True,
+    )
+    console.print("\nPress Ctrl+C to stop.")
+    try:
+        thread.join()
+    except KeyboardInterrupt:
+        server.should_exit = True
+        thread.join(timeout=5)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,58 @@
+"""Turning a decoded request body into a valid batch of events, or one error naming every bad
+event's index and field (a rejected batch changes nothing)."""
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from jobtrail.domain.errors import InvalidEvents, PayloadTooLarge
+from jobtrail.domain.events import MAX_BATCH_EVENTS, Event, EventBatch, kind_problems
+
+_SHOWN = 10
+
+
+def parse_batch(body: Any) -> list[Event]:
+    if not isinstance(body, dict) or not isinstance(body.get("events"), list):
+        raise InvalidEvents('The body must be a JSON object {"events": [...]}.')
+    if len(body["events"]) > MAX_BATCH_EVENTS:
+        raise PayloadTooLarge(
+            f"A batch may hold at most {MAX_BATCH_EVENTS} events; this one has "
+            f"{len(body['events'])}. Split it."
+        )
+    try:
+        batch = EventBatch.model_validate(body)
+    except ValidationError as exc:
+        raise _invalid(_pydantic_problems(exc)) from None
+    problems = [
+        {"index": i, "field": field, "message": message}
+        for i, ev in enumerate(batch.events)
+        for field, message in kind_problems(ev)
+    ]
+    if problems:
+        raise _invalid(problems)
+    return batch.events
+
+
+def _pydantic_problems(exc: ValidationError) -> list[dict[str, object]]:
+    problems: list[dict[str, object]] = []
+    for err in exc.errors(include_url=False):
+        loc = list(err["loc"])
+        if len(loc) >= 2 and loc[0] == "events" and isinstance(loc[1], int):
+            field = ".".join(str(p) for p in loc[2:]) or "event"
+            problems.append({"index": loc[1], "field": field, "message": err["msg"]})
+        else:
+            problems.append(
+                {"index": None, "field": ".".join(map(str, loc)), "message": err["msg"]}
+            )
+    return problems
+
+
+def _invalid(problems: list[dict[str, object]]) -> InvalidEvents:
+    def where(p: dict[str, object]) -> str:
+        return f"events[{p['index']}].{p['field']}" if p["index"] is not None else str(p["field"])
+
+    shown = "; ".join(f"{where(p)}: {p['message']}" for p in problems[:_SHOWN])
+    more = f" (and {len(problems) - _SHOWN} more)" if len(problems) > _SHOWN else ""
+    return InvalidEvents(
+        f"The batch was rejected and nothing was stored: {shown}{more}.", details=problems
+    )

@@ -1,0 +1,53 @@
+"""Typed errors with stable codes; the HTTP layer turns them into the one error envelope."""
+
+
+class JobtrailError(Exception):
+    """Base of every error a client may see: a stable code, an HTTP status, one clear sentence."""
+
+    code = "bad_request"
+    status = 400
+
+    def __init__(self, message: str, *, details: list[dict[str, object]] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class BadRequest(JobtrailError):
+    code = "bad_request"
+    status = 400
+
+
+class InvalidWindow(JobtrailError):
+    code = "invalid_window"
+    status = 400
+
+
+class InvalidEvents(JobtrailError):
+    code = "invalid_events"
+    status = 400
+
+
+class Unauthorized(JobtrailError):
+    code = "unauthorized"
+    status = 401
+
+
+class Forbidden(JobtrailError):
+    code = "forbidden"
+    status = 403
+
+
+class NotFound(JobtrailError):
+    code = "not_found"
+    status = 404
+
+
+class PayloadTooLarge(JobtrailError):
+    code = "payload_too_large"
+    status = 413
+
+
+class UnsupportedMediaType(JobtrailError):
+    code = "unsupported_media_type"
+    status = 415

@@ -1,0 +1,19 @@
+"""Opaque, stable identifiers derived from what reporters send (SPEC §3.2)."""
+
+import hashlib
+
+_SEP = "\x1f"
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256(_SEP.join(parts).encode("utf-8")).hexdigest()[:16]
+
+
+def job_id(org_id: str, environment: str, name: str, given: str | None = None) -> str:
+    """The reporter's job.id when given, else a hash of (organization, environment, name)."""
+    return given if given is not None else _digest("job", org_id, environment, name)
+
+
+def run_id(org_id: str, job: str, run_key: str) -> str:
+    """Hash of (organization, job id, run key): URL-safe and the same on every retry."""
+    return _digest("run", org_id, job, run_key)

@@ -1,0 +1,125 @@
+"""The Jobs API's time-window rules (SPEC §3.2): parsing `from`/`to` and checking the limits."""
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import isodate
+
+from jobtrail.domain.errors import InvalidWindow
+from jobtrail.domain.timefmt import to_micros
+
+MAX_SPAN = timedelta(hours=96)
+MAX_AGE = timedelta(days=7)
+CLOCK_SKEW = timedelta(minutes=5)
+
+_DURATION_SHAPE = re.compile(r"^[+-]?P", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Window:
+    """A checked half-open window [start, end) in microseconds since the epoch."""
+
+    start: int
+    end: int
+
+
+def _is_duration(text: str) -> bool:
+    return bool(_DURATION_SHAPE.match(text))
+
+
+def _parse_duration(name: str, text: str) -> timedelta | isodate.Duration:
+    """ISO 8601 duration; accepts the seed's `PT-12H` (signed components) and `-PT12H`."""
+    sign = 1
+    body = text
+    if body[0] in "+-":
+        sign = -1 if body[0] == "-" else 1
+        body = body[1:]
+    inner_minus = body.count("-")
+    if inner_minus:
+        numbers = len(re.findall(r"\d+(?:[.,]\d+)?", body))
+        if inner_minus != numbers or sign == -1:
+            raise InvalidWindow(
+                f"`{name}`={text!r} mixes signs; write every component negative (PT-1H-30M) "
+                "or put one minus in front (-PT1H30M)."
+            )
+        body = body.replace("-", "")
+        sign = -1
+    try:
+        value = isodate.parse_duration(body.upper())
+    except (isodate.ISO8601Error, ValueError) as exc:
+        raise InvalidWindow(
+            f"`{name}`={text!r} is not an ISO 8601 duration (examples: PT-12H, PT0S, P-1D)."
+        ) from exc
+    return -value if sign < 0 else value
+
+
+def _parse_timestamp(name: str, text: str) -> datetime:
+    # An unencoded `+` in a query string arrives as a space: `...T03:40:00 02:00`.
+    fixed = re.sub(r"(T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}:?\d{2})$", r"\1+\2", text)
+    try:
+        value = datetime.fromisoformat(fixed)
+    except ValueError as exc:
+        raise InvalidWindow(
+            f"`{name}`={text!r} is neither an ISO 8601 timestamp (2020-12-02T03:40:00Z) "
+            "nor an ISO 8601 duration (PT-12H)."
+        ) from exc
+    if value.tzinfo is None:
+        raise InvalidWindow(
+            f"`{name}`={text!r} has no UTC offset; add `Z` or an offset such as +02:00."
+        )
+    return value
+
+
+def _fmt_hours(delta: timedelta) -> str:
+    hours = delta.total_seconds() / 3600
+    return f"{hours:g} hours" if hours != int(hours) else f"{int(hours)} hours"
+
+
+def parse_window(from_text: str | None, to_text: str | None, now: datetime) -> Window:
+    """Parse and check a window against every rule; raise InvalidWindow naming rule and values."""
+    if not from_text or not to_text:
+        missing = [n for n, v in (("from", from_text), ("to", to_text)) if not v]
+        raise InvalidWindow(
+            f"Query parameter(s) {' and '.join(missing)} are required: both ISO 8601 timestamps "
+            "or both ISO 8601 durations relative to now (e.g. from=PT-12H&to=PT0S)."
+        )
+    from_text, to_text = from_text.strip(), to_text.strip()
+    kinds = (_is_duration(from_text), _is_duration(to_text))
+    if kinds[0] != kinds[1]:
+        raise InvalidWindow(
+            "`from` and `to` must be of the same type: both ISO 8601 timestamps or both "
+            f"ISO 8601 durations (got from={from_text!r}, to={to_text!r})."
+        )
+    if kinds[0]:
+        start = now + _parse_duration("from", from_text)
+        end = now + _parse_duration("to", to_text)
+    else:
+        start = _parse_timestamp("from", from_text)
+        end = _parse_timestamp("to", to_text)
+    check_window(start, end, now)
+    return Window(start=to_micros(start), end=to_micros(end))
+
+
+def check_window(start: datetime, end: datetime, now: datetime) -> None:
+    """The seed's rules: from before to, at most 96 hours, within the last week."""
+    if start >= end:
+        raise InvalidWindow(
+            f"`from` must be before `to` (from={start.isoformat()}, to={end.isoformat()})."
+        )
+    if end - start > MAX_SPAN:
+        raise InvalidWindow(
+            f"The window spans {_fmt_hours(end - start)}; it may span 96 hours at most. "
+            "Split it into several requests."
+        )
+    oldest = now - MAX_AGE
+    if start < oldest - CLOCK_SKEW:
+        raise InvalidWindow(
+            f"`from` ({start.isoformat()}) is more than 7 days ago; the window must lie within "
+            f"the last week (not before {oldest.isoformat(timespec='seconds')})."
+        )
+    if end > now + CLOCK_SKEW:
+        raise InvalidWindow(
+            f"`to` ({end.isoformat()}) is in the future; the window must end by now "
+            f"({now.isoformat(timespec='seconds')})."
+        )

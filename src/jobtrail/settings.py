@@ -1,0 +1,74 @@
+"""One typed settings object, read from JOBTRAIL_* variables; bad values fail loudly at start."""
+
+from datetime import timedelta
+
+import isodate
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from jobtrail.domain.logcap import DEFAULT_STREAM_CAP
+
+DEFAULT_DB = "sqlite:///./jobtrail.db"
+_PLACEHOLDERS = {"changeme", "change-me", "secret", "password", "jobtrail", "dev", "test"}
+
+
+def parse_iso_duration(value: object) -> timedelta:
+    """`P7D`, `PT1H` (or a number of seconds) → timedelta; months and years are refused."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float):
+        return timedelta(seconds=value)
+    text = str(value).strip()
+    if text.replace(".", "", 1).isdigit():
+        return timedelta(seconds=float(text))
+    parsed = isodate.parse_duration(text)
+    if not isinstance(parsed, timedelta):
+        raise ValueError(f"{text!r}: use days, hours, minutes or seconds, not months or years")
+    return parsed
+
+
+def normalise_db_url(url: str) -> str:
+    """Accept the usual `postgresql://` spelling and use the psycopg 3 driver for it."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="JOBTRAIL_", extra="ignore")
+
+    db: str = DEFAULT_DB
+    secret: str | None = Field(default=None, repr=False)
+    token_ttl: timedelta = timedelta(hours=1)
+    retention: timedelta = timedelta(days=7)
+    prune_interval: timedelta = timedelta(hours=1)
+    log_stream_cap: int = Field(default=DEFAULT_STREAM_CAP, ge=1024)
+    key_cache_seconds: float = Field(default=2.0, ge=0, le=60)
+
+    @field_validator("db")
+    @classmethod
+    def _db(cls, value: str) -> str:
+        if not value.startswith(("sqlite://", "postgresql", "postgres://")):
+            raise ValueError("JOBTRAIL_DB must be a sqlite:/// or postgresql:// URL")
+        return normalise_db_url(value)
+
+    @field_validator("token_ttl", "retention", "prune_interval", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> timedelta:
+        parsed = parse_iso_duration(value)
+        if parsed <= timedelta(0):
+            raise ValueError("must be a positive duration such as PT1H or P7D")
+        return parsed
+
+    @field_validator("secret")
+    @classmethod
+    def _secret(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if value.lower() in _PLACEHOLDERS or len(value) < 32:
+            raise ValueError(
+                "JOBTRAIL_SECRET must be at least 32 random characters (not a placeholder); "
+                "leave it unset to have one generated and kept in the store"
+            )
+        return value

@@ -1,0 +1,78 @@
+"""Every difference between SQLite and PostgreSQL lives here: engine setup, upserts, locks."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Table, create_engine, event, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.sql.dml import Insert
+
+_MIGRATION_LOCK = 0x6A6F62747261696C  # "jobtrail"
+
+
+def make_engine(url: str) -> Engine:
+    """An engine with the settings each dialect needs for safe concurrent use."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        _configure_sqlite(engine)
+        return engine
+    return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: DBAPIConnection, _entry: ConnectionPoolEntry) -> None:
+        dbapi_connection.isolation_level = None  # type: ignore[attr-defined]  # we emit BEGIN
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # Writers take the lock up front: a deferred transaction that upgrades to a write lock
+        # fails at once with SQLITE_BUSY instead of waiting for the busy timeout.
+        immediate = conn.get_execution_options().get("sqlite_immediate", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def is_sqlite(bind: Engine | Connection) -> bool:
+    return bind.dialect.name == "sqlite"
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction that will write: committed on success, rolled back on any error."""
+    if is_sqlite(engine):
+        engine = engine.execution_options(sqlite_immediate=True)
+    with engine.begin() as conn:
+        yield conn
+
+
+def insert(table: Table, bind: Engine | Connection) -> Any:
+    """The dialect's INSERT, which offers ON CONFLICT (upsert) clauses."""
+    factory = sqlite.insert if is_sqlite(bind) else postgresql.insert
+    return factory(table)
+
+
+def insert_ignore(table: Table, bind: Engine | Connection) -> Insert:
+    stmt: Insert = insert(table, bind).on_conflict_do_nothing()
+    return stmt
+
+
+@contextmanager
+def migration_lock(conn: Connection) -> Iterator[None]:
+    """Serialise migrations when several servers start at once on one PostgreSQL database."""
+    if is_sqlite(conn):
+        yield
+        return
+    conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _MIGRATION_LOCK})
+    try:
+        yield
+    finally:
+        conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _MIGRATION_LOCK})

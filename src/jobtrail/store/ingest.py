@@ -1,0 +1,260 @@
+"""Writing a batch of events: atomic, idempotent on eventId, merged by the materialisation rule."""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Table, bindparam, case, delete, select, tuple_
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.elements import ColumnElement
+
+from jobtrail.domain.events import Event
+from jobtrail.domain.logcap import chunks_to_drop
+from jobtrail.domain.materialise import Folded, LogChunk, RunRow, StepRow, fold
+from jobtrail.store.dialect import insert, write_transaction
+from jobtrail.store.schema import events, log_chunks, log_streams, runs, steps
+
+_ATTEMPTS = 3  # concurrent writers of the same new event id: retry once the other committed
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    accepted: int
+    duplicates: int
+
+
+def ingest(engine: Engine, org_id: str, batch: Sequence[Event], stream_cap: int) -> IngestResult:
+    """Store every new event of the batch in one transaction, or none of them."""
+    unique: dict[str, Event] = {}
+    for ev in batch:
+        unique.setdefault(ev.event_id, ev)
+    for attempt in range(_ATTEMPTS):
+        try:
+            with write_transaction(engine) as conn:
+                known = _known_event_ids(conn, org_id, list(unique))
+                new = [ev for eid, ev in unique.items() if eid not in known]
+                _write(conn, fold(org_id, new), stream_cap)
+            return IngestResult(accepted=len(new), duplicates=len(batch) - len(new))
+        except IntegrityError:
+            if attempt == _ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _known_event_ids(conn: Connection, org_id: str, ids: list[str]) -> set[str]:
+    found: set[str] = set()
+    stmt = select(events.c.event_id).where(
+        events.c.org_id == org_id, events.c.event_id.in_(bindparam("ids", expanding=True))
+    )
+    for start in range(0, len(ids), 5000):
+        found.update(conn.execute(stmt, {"ids": ids[start : start + 5000]}).scalars())
+    return found
+
+
+def _write(conn: Connection, folded: Folded, stream_cap: int) -> None:
+    if not folded.events:
+        return
+    conn.execute(events.insert(), folded.events)
+    _upsert_runs(conn, [folded.runs[k] for k in sorted(folded.runs)])
+    _upsert_steps(conn, [folded.steps[k] for k in sorted(folded.steps)])
+    if folded.chunks:
+        _write_logs(conn, [folded.chunks[k] for k in sorted(folded.chunks)], stream_cap)
+
+
+def _key_cols(row: Any, prefix: str) -> tuple[Any, Any, Any]:
+    return (
+        getattr(row, f"{prefix}_ts"),
+        getattr(row, f"{prefix}_rank"),
+        getattr(row, f"{prefix}_eid"),
+    )
+
+
+def _newer(table: Table, excluded: Any, prefix: str) -> ColumnElement[bool]:
+    """The incoming key (timestamp, rank, event id) beats the stored one."""
+    return tuple_(*_key_cols(excluded, prefix)) > tuple_(*_key_cols(table.c, prefix))
+
+
+def _pick(
+    cond: ColumnElement[bool], excluded: Any, table: Table, names: Iterable[str]
+) -> dict[str, Any]:
+    return {n: case((cond, getattr(excluded, n)), else_=getattr(table.c, n)) for n in names}
+
+
+def _earliest(table: Table, excluded: Any, name: str) -> ColumnElement[Any]:
+    old, new = getattr(table.c, name), getattr(excluded, name)
+    return case((old.is_(None), new), (new.is_(None), old), (new < old, new), else_=old)
+
+
+def _key_values(prefix: str, key: tuple[int, int, str]) -> dict[str, object]:
+    return {f"{prefix}_ts": key[0], f"{prefix}_rank": key[1], f"{prefix}_eid": key[2]}
+
+
+def _run_params(row: RunRow) -> dict[str, object]:
+    params = asdict(row)
+    params.update(_key_values("state", params.pop("state_key")))
+    params.update(_key_values("last", params.pop("last_key")))
+    return params
+
+
+def _upsert_runs(conn: Connection, rows: list[RunRow]) -> None:
+    ins = insert(runs, conn)
+    ex = ins.excluded
+    state_cols = ("state", "state_ts", "state_rank", "state_eid", "attempt", "exit_code", "message")
+    last_cols = ("last_ts", "last_rank", "last_eid", "job_name", "environment")
+    set_ = {
+        **_pick(_newer(runs, ex, "state"), ex, runs, state_cols),
+        **_pick(_newer(runs, ex, "last"), ex, runs, last_cols),
+        "first_event_ts": _earliest(runs, ex, "first_event_ts"),
+        "first_running_ts": _earliest(runs, ex, "first_running_ts"),
+        "last_event_ts": case(
+            (ex.last_event_ts > runs.c.last_event_ts, ex.last_event_ts),
+            else_=runs.c.last_event_ts,
+        ),
+    }
+    stmt = ins.on_conflict_do_update(index_elements=[runs.c.org_id, runs.c.run_id], set_=set_)
+    conn.execute(stmt, [_run_params(r) for r in rows])
+
+
+def _step_params(row: StepRow) -> dict[str, object]:
+    params = asdict(row)
+    params.update(_key_values("state", params.pop("state_key")))
+    params.update(_key_values("deps", params.pop("deps_key")))
+    return params
+
+
+def _upsert_steps(conn: Connection, rows: list[StepRow]) -> None:
+    ins = insert(steps, conn)
+    ex = ins.excluded
+    state_cols = ("state", "state_ts", "state_rank", "state_eid", "exit_code", "message")
+    deps_cols = ("dependencies", "deps_ts", "deps_rank", "deps_eid")
+    set_ = {
+        **_pick(_newer(steps, ex, "state"), ex, steps, state_cols),
+        **_pick(_newer(steps, ex, "deps"), ex, steps, deps_cols),
+        "attempt": case((ex.attempt > steps.c.attempt, ex.attempt), else_=steps.c.attempt),
+        "first_event_ts": _earliest(steps, ex, "first_event_ts"),
+        "first_running_ts": _earliest(steps, ex, "first_running_ts"),
+    }
+    stmt = ins.on_conflict_do_update(
+        index_elements=[steps.c.org_id, steps.c.run_id, steps.c.name], set_=set_
+    )
+    conn.execute(stmt, [_step_params(r) for r in rows])
+
+
+StreamKey = tuple[str, str, str]
+
+
+def _write_logs(conn: Connection, chunks: list[LogChunk], cap: int) -> None:
+    org_id = chunks[0].org_id
+    run_ids = sorted({c.run_id for c in chunks})
+    stats = _stream_stats(conn, org_id, run_ids)
+    present = _present_seqs(conn, org_id, run_ids, sorted({c.seq for c in chunks}))
+    kept: dict[StreamKey, int] = {}
+    dropped: dict[StreamKey, int] = {}
+    rows = []
+    for c in chunks:
+        key = (c.run_id, c.step_name, c.stream)
+        if (*key, c.seq) in present:
+            continue  # the same (stream, seq) again: the stored chunk stays
+        lo, hi = stats.get(key, (0, 0, None, None))[2:]
+        if lo is not None and hi is not None and lo <= c.seq <= hi:
+            dropped[key] = dropped.get(key, 0) + len(c.data)  # late chunk inside the dropped gap
+            continue
+        kept[key] = kept.get(key, 0) + len(c.data)
+        rows.append({**asdict(c), "size": len(c.data)})
+    if rows:
+        conn.execute(log_chunks.insert(), rows)
+    _update_stream_stats(conn, org_id, kept, dropped)
+    for key in sorted(kept):
+        if stats.get(key, (0,))[0] + kept[key] > cap:
+            _enforce_cap(conn, org_id, key, cap)
+
+
+def _stream_stats(
+    conn: Connection, org_id: str, run_ids: list[str]
+) -> dict[StreamKey, tuple[int, int, int | None, int | None]]:
+    t = log_streams.c
+    stmt = select(
+        t.run_id, t.step_name, t.stream, t.kept_bytes, t.dropped_bytes, t.dropped_lo, t.dropped_hi
+    ).where(t.org_id == org_id, t.run_id.in_(run_ids))
+    return {(r[0], r[1], r[2]): (r[3], r[4], r[5], r[6]) for r in conn.execute(stmt)}
+
+
+def _present_seqs(
+    conn: Connection, org_id: str, run_ids: list[str], seqs: list[int]
+) -> set[tuple[str, str, str, int]]:
+    t = log_chunks.c
+    stmt = select(t.run_id, t.step_name, t.stream, t.seq).where(
+        t.org_id == org_id, t.run_id.in_(run_ids), t.seq.in_(seqs)
+    )
+    return {(r[0], r[1], r[2], r[3]) for r in conn.execute(stmt)}
+
+
+def _update_stream_stats(
+    conn: Connection, org_id: str, kept: dict[StreamKey, int], dropped: dict[StreamKey, int]
+) -> None:
+    keys = sorted(set(kept) | set(dropped))
+    if not keys:
+        return
+    ins = insert(log_streams, conn)
+    ex = ins.excluded
+    stmt = ins.on_conflict_do_update(
+        index_elements=[
+            log_streams.c.org_id,
+            log_streams.c.run_id,
+            log_streams.c.step_name,
+            log_streams.c.stream,
+        ],
+        set_={
+            "kept_bytes": log_streams.c.kept_bytes + ex.kept_bytes,
+            "dropped_bytes": log_streams.c.dropped_bytes + ex.dropped_bytes,
+        },
+    )
+    conn.execute(
+        stmt,
+        [
+            {
+                "org_id": org_id,
+                "run_id": k[0],
+                "step_name": k[1],
+                "stream": k[2],
+                "kept_bytes": kept.get(k, 0),
+                "dropped_bytes": dropped.get(k, 0),
+                "dropped_lo": None,
+                "dropped_hi": None,
+            }
+            for k in keys
+        ],
+    )
+
+
+def _enforce_cap(conn: Connection, org_id: str, key: StreamKey, cap: int) -> None:
+    """Drop the middle of a stream that outgrew the cap, and remember how much and which seqs."""
+    t = log_chunks.c
+    where = (t.org_id == org_id, t.run_id == key[0], t.step_name == key[1], t.stream == key[2])
+    sizes = [
+        (r.seq, r.size) for r in conn.execute(select(t.seq, t.size).where(*where).order_by(t.seq))
+    ]
+    drop = chunks_to_drop(sizes, cap)
+    if not drop:
+        return
+    size_of = dict(sizes)
+    freed = sum(size_of[s] for s in drop)
+    conn.execute(delete(log_chunks).where(*where, t.seq.in_(drop)))
+    s = log_streams.c
+    row = conn.execute(
+        select(s.dropped_lo, s.dropped_hi).where(
+            s.org_id == org_id, s.run_id == key[0], s.step_name == key[1], s.stream == key[2]
+        )
+    ).one()
+    lo = min(drop) if row.dropped_lo is None else min(row.dropped_lo, min(drop))
+    hi = max(drop) if row.dropped_hi is None else max(row.dropped_hi, max(drop))
+    conn.execute(
+        log_streams.update()
+        .where(s.org_id == org_id, s.run_id == key[0], s.step_name == key[1], s.stream == key[2])
+        .values(
+            kept_bytes=s.kept_bytes - freed,
+            dropped_bytes=s.dropped_bytes + freed,
+            dropped_lo=lo,
+            dropped_hi=hi,
+        )
+    )

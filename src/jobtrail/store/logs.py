@@ -1,0 +1,103 @@
+"""Reading stored log streams in pieces: a byte range, the last N bytes or lines, or a stream of
+chunks, each reading only the chunks it returns, so a 100 MiB log never sits in memory whole."""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, select
+
+from jobtrail.store.schema import log_chunks
+
+_FETCH = 64  # chunks per round trip when streaming
+
+
+@dataclass(frozen=True)
+class StreamRef:
+    org_id: str
+    run_id: str
+    step_name: str
+    stream: str
+
+
+def _where(ref: StreamRef) -> tuple[object, ...]:
+    t = log_chunks.c
+    return (
+        t.org_id == ref.org_id,
+        t.run_id == ref.run_id,
+        t.step_name == ref.step_name,
+        t.stream == ref.stream,
+    )
+
+
+def chunk_sizes(engine: Engine, ref: StreamRef) -> list[tuple[int, int]]:
+    """(seq, size) of every kept chunk in order: the map that byte offsets are read from."""
+    t = log_chunks.c
+    with engine.connect() as conn:
+        stmt = select(t.seq, t.size).where(*_where(ref)).order_by(t.seq)  # type: ignore[arg-type]
+        return [(r.seq, r.size) for r in conn.execute(stmt)]
+
+
+def iter_chunks(engine: Engine, ref: StreamRef, seqs: list[int]) -> Iterator[bytes]:
+    """The data of the given chunks, in order, a few at a time."""
+    t = log_chunks.c
+    for start in range(0, len(seqs), _FETCH):
+        part = seqs[start : start + _FETCH]
+        with engine.connect() as conn:
+            stmt = (
+                select(t.data)
+                .where(*_where(ref), t.seq.in_(part))  # type: ignore[arg-type]
+                .order_by(t.seq)
+            )
+            for (data,) in conn.execute(stmt):
+                yield bytes(data)
+
+
+def read_range(engine: Engine, ref: StreamRef, offset: int, limit: int | None) -> Iterator[bytes]:
+    """Bytes [offset, offset+limit) of the kept stream, reading only the chunks that hold them."""
+    sizes = chunk_sizes(engine, ref)
+    end = None if limit is None else offset + limit
+    wanted: list[int] = []
+    first_start = 0
+    pos = 0
+    for seq, size in sizes:
+        if pos + size > offset and (end is None or pos < end):
+            if not wanted:
+                first_start = pos
+            wanted.append(seq)
+        pos += size
+    pos = first_start
+    for data in iter_chunks(engine, ref, wanted):
+        lo = max(0, offset - pos)
+        hi = len(data) if end is None else min(len(data), end - pos)
+        pos += len(data)
+        if hi > lo:
+            yield data[lo:hi]
+
+
+def read_tail_bytes(engine: Engine, ref: StreamRef, max_bytes: int) -> tuple[bytes, int]:
+    """The most recent `max_bytes` of the stream, and the kept size of the whole stream."""
+    sizes = chunk_sizes(engine, ref)
+    total = sum(size for _, size in sizes)
+    start = max(0, total - max_bytes)
+    return b"".join(read_range(engine, ref, start, None)), total
+
+
+def read_tail_lines(engine: Engine, ref: StreamRef, lines: int) -> bytes:
+    """The last `lines` lines, reading chunks backwards only until enough newlines are seen."""
+    sizes = chunk_sizes(engine, ref)
+    collected: list[bytes] = []
+    newlines = 0
+    for start in range(len(sizes), 0, -_FETCH):
+        part = [seq for seq, _ in sizes[max(0, start - _FETCH) : start]]
+        for data in reversed(list(iter_chunks(engine, ref, part))):
+            collected.append(data)
+            newlines += data.count(b"\n")
+            if newlines > lines:
+                break
+        if newlines > lines:
+            break
+    text = b"".join(reversed(collected))
+    body = text[:-1] if text.endswith(b"\n") else text
+    kept = body.split(b"\n")[-lines:] if lines else []
+    out = b"\n".join(kept)
+    return out + b"\n" if kept and text.endswith(b"\n") else out

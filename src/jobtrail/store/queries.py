@@ -1,0 +1,118 @@
+"""Reads behind the Jobs API. Each touches one organization's rows through an index that leads
+with its id: the window reads at most the kept events plus their runs; a run read, that run."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Engine, bindparam, select
+
+from jobtrail.store.schema import events, log_streams, runs, steps
+
+EVENT_CAP = 10_000
+
+RUN_COLUMNS = (
+    runs.c.run_id,
+    runs.c.job_id,
+    runs.c.job_name,
+    runs.c.environment,
+    runs.c.state,
+    runs.c.state_ts,
+    runs.c.first_event_ts,
+    runs.c.first_running_ts,
+    runs.c.last_ts,
+)
+
+STEP_COLUMNS = (
+    steps.c.name,
+    steps.c.state,
+    steps.c.state_ts,
+    steps.c.dependencies,
+    steps.c.attempt,
+    steps.c.exit_code,
+    steps.c.message,
+    steps.c.first_event_ts,
+    steps.c.first_running_ts,
+)
+
+
+@dataclass(frozen=True)
+class WindowResult:
+    runs: list[Any]
+    truncated: bool
+    oldest_kept_ts: int | None
+
+
+_WINDOW_EVENTS = (
+    select(events.c.run_id, events.c.ts)
+    .where(
+        events.c.org_id == bindparam("org"),
+        events.c.kind != "log",
+        events.c.ts >= bindparam("start"),
+        events.c.ts < bindparam("end"),
+    )
+    .order_by(events.c.ts.desc(), events.c.event_id.desc())
+    .limit(bindparam("cap"))
+)
+
+_RUNS_BY_ID = select(*RUN_COLUMNS).where(
+    runs.c.org_id == bindparam("org"), runs.c.run_id.in_(bindparam("ids", expanding=True))
+)
+
+
+def window_runs(
+    engine: Engine, org_id: str, start: int, end: int, cap: int = EVENT_CAP
+) -> WindowResult:
+    """Runs that own at least one of the latest `cap` state-change events in [start, end)."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            _WINDOW_EVENTS, {"org": org_id, "start": start, "end": end, "cap": cap + 1}
+        ).all()
+        truncated = len(rows) > cap
+        kept = rows[:cap]
+        ids = list(dict.fromkeys(r[0] for r in kept))
+        found = conn.execute(_RUNS_BY_ID, {"org": org_id, "ids": ids}).all() if ids else []
+    return WindowResult(found, truncated, kept[-1][1] if truncated else None)
+
+
+def get_run(conn: Connection, org_id: str, run_id: str) -> Any | None:
+    stmt = select(*RUN_COLUMNS).where(runs.c.org_id == org_id, runs.c.run_id == run_id)
+    return conn.execute(stmt).first()
+
+
+def get_steps(conn: Connection, org_id: str, run_id: str) -> list[Any]:
+    stmt = select(*STEP_COLUMNS).where(steps.c.org_id == org_id, steps.c.run_id == run_id)
+    return list(conn.execute(stmt).all())
+
+
+def get_step(conn: Connection, org_id: str, run_id: str, name: str) -> Any | None:
+    stmt = select(*STEP_COLUMNS).where(
+        steps.c.org_id == org_id, steps.c.run_id == run_id, steps.c.name == name
+    )
+    return conn.execute(stmt).first()
+
+
+def state_history(conn: Connection, org_id: str, run_id: str, step_name: str) -> list[Any]:
+    """Every state change of a step, in materialisation order."""
+    e = events.c
+    stmt = (
+        select(e.ts, e.state, e.attempt, e.exit_code, e.message)
+        .where(e.org_id == org_id, e.run_id == run_id, e.step_name == step_name, e.kind == "step")
+        .order_by(e.ts, e.state_rank, e.event_id)
+    )
+    return list(conn.execute(stmt).all())
+
+
+@dataclass(frozen=True)
+class StreamStats:
+    kept_bytes: int
+    dropped_bytes: int
+
+
+def stream_stats(
+    conn: Connection, org_id: str, run_id: str, step_name: str
+) -> dict[str, StreamStats]:
+    s = log_streams.c
+    stmt = select(s.stream, s.kept_bytes, s.dropped_bytes).where(
+        s.org_id == org_id, s.run_id == run_id, s.step_name == step_name
+    )
+    return {r.stream: StreamStats(r.kept_bytes, r.dropped_bytes) for r in conn.execute(stmt)}

@@ -1,0 +1,34 @@
+"""Pruning runs whose last event is older than the retention, with their steps, events and logs.
+It works one organization at a time, through the (org_id, last_event_ts) index."""
+
+from sqlalchemy import Engine, delete, select
+
+from jobtrail.store.dialect import write_transaction
+from jobtrail.store.schema import events, log_chunks, log_streams, organizations, runs, steps
+
+_BATCH = 500
+
+
+def prune(engine: Engine, older_than: int) -> int:
+    """Delete every run whose last event is before `older_than` (µs); returns how many."""
+    with engine.connect() as conn:
+        org_ids = list(conn.execute(select(organizations.c.id)).scalars())
+    return sum(_prune_org(engine, org_id, older_than) for org_id in org_ids)
+
+
+def _prune_org(engine: Engine, org_id: str, older_than: int) -> int:
+    pruned = 0
+    while True:
+        with write_transaction(engine) as conn:
+            ids = list(
+                conn.execute(
+                    select(runs.c.run_id)
+                    .where(runs.c.org_id == org_id, runs.c.last_event_ts < older_than)
+                    .limit(_BATCH)
+                ).scalars()
+            )
+            if not ids:
+                return pruned
+            for table in (events, steps, log_chunks, log_streams, runs):
+                conn.execute(delete(table).where(table.c.org_id == org_id, table.c.run_id.in_(ids)))
+            pruned += len(ids)

@@ -1,0 +1,153 @@
+"""Tables. Every per-organization table leads its keys and indexes with the organization id, and
+times are integer microseconds since the epoch (UTC) so both dialects sort and compare alike."""
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    text,
+)
+
+metadata = MetaData()
+
+# Event ids decide the last tie of the materialisation rule: compare them bytewise everywhere.
+EventIdType = String(200).with_variant(String(200, collation="C"), "postgresql")
+
+settings = Table(
+    "settings",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+organizations = Table(
+    "organizations",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("org_id", String(36), primary_key=True),
+    Column("key_id", String(64), primary_key=True),
+    Column("secret_hash", String(64), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("name", String(200), nullable=False, server_default=""),
+    Column("version", SmallInteger, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger),
+    Column("revoked_at", BigInteger),
+    Index("ix_api_keys_key_id", "key_id", unique=True),
+    Index("ix_api_keys_org_hash", "org_id", "secret_hash"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("org_id", String(36), primary_key=True),
+    Column("event_id", EventIdType, primary_key=True),
+    Column("ts", BigInteger, nullable=False),
+    Column("kind", String(4), nullable=False),
+    Column("run_id", String(16), nullable=False),
+    Column("step_name", String(200)),
+    Column("state", String(16)),
+    Column("state_rank", SmallInteger, nullable=False),
+    Column("attempt", Integer),
+    Column("exit_code", Integer),
+    Column("message", Text),
+    # The window query: newest state-change events of one organization (log events excluded).
+    Index(
+        "ix_events_window",
+        "org_id",
+        "ts",
+        "event_id",
+        "run_id",
+        sqlite_where=text("kind <> 'log'"),
+        postgresql_where=text("kind <> 'log'"),
+    ),
+    Index("ix_events_run", "org_id", "run_id", "step_name"),
+)
+
+
+def _key(prefix: str) -> list[Column[object]]:
+    """A materialisation key (timestamp, state rank, event id) stored as three columns."""
+    return [
+        Column(f"{prefix}_ts", BigInteger, nullable=False),
+        Column(f"{prefix}_rank", SmallInteger, nullable=False),
+        Column(f"{prefix}_eid", EventIdType, nullable=False),
+    ]
+
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("org_id", String(36), primary_key=True),
+    Column("run_id", String(16), primary_key=True),
+    Column("job_id", String(200), nullable=False),
+    Column("job_name", String(200), nullable=False),
+    Column("environment", String(200), nullable=False),
+    Column("run_key", String(200), nullable=False),
+    Column("state", String(16), nullable=False),
+    *_key("state"),
+    Column("attempt", Integer),
+    Column("exit_code", Integer),
+    Column("message", Text),
+    Column("first_event_ts", BigInteger),
+    Column("first_running_ts", BigInteger),
+    *_key("last"),
+    Column("last_event_ts", BigInteger, nullable=False),
+    Index("ix_runs_retention", "org_id", "last_event_ts"),
+)
+
+steps = Table(
+    "steps",
+    metadata,
+    Column("org_id", String(36), primary_key=True),
+    Column("run_id", String(16), primary_key=True),
+    Column("name", String(200), primary_key=True),
+    Column("state", String(16), nullable=False),
+    *_key("state"),
+    Column("dependencies", Text, nullable=False),
+    *_key("deps"),
+    Column("attempt", Integer, nullable=False),
+    Column("exit_code", Integer),
+    Column("message", Text),
+    Column("first_event_ts", BigInteger),
+    Column("first_running_ts", BigInteger),
+)
+
+log_chunks = Table(
+    "log_chunks",
+    metadata,
+    Column("org_id", String(36), primary_key=True),
+    Column("run_id", String(16), primary_key=True),
+    Column("step_name", String(200), primary_key=True),
+    Column("stream", String(6), primary_key=True),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("size", Integer, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+)
+
+log_streams = Table(
+    "log_streams",
+    metadata,
+    Column("org_id", String(36), primary_key=True),
+    Column("run_id", String(16), primary_key=True),
+    Column("step_name", String(200), primary_key=True),
+    Column("stream", String(6), primary_key=True),
+    Column("kept_bytes", BigInteger, nullable=False),
+    Column("dropped_bytes", BigInteger, nullable=False),
+    # Seqs in [dropped_lo, dropped_hi] were dropped by the cap; late chunks there are dropped too.
+    Column("dropped_lo", BigInteger),
+    Column("dropped_hi", BigInteger),
+)
