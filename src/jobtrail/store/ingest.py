@@ -56,7 +56,8 @@ def _write(conn: Connection, folded: Folded, stream_cap: int) -> None:
         return
     conn.execute(events.insert(), folded.events)
     _upsert_runs(conn, [folded.runs[k] for k in sorted(folded.runs)])
-    _upsert_steps(conn, [folded.steps[k] for k in sorted(folded.steps)])
+    if folded.steps:
+        _upsert_steps(conn, [folded.steps[k] for k in sorted(folded.steps)])
     if folded.chunks:
         _write_logs(conn, [folded.chunks[k] for k in sorted(folded.chunks)], stream_cap)
 

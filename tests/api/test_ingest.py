@@ -1,0 +1,131 @@
+"""`POST .../jobs/v1/events`: atomic batches, idempotent event ids, limits, clear errors."""
+
+import pytest
+
+from tests.support import Api, ago, event, simple_run
+
+
+def _snapshot(api: Api) -> list[object]:
+    runs = api.runs("PT-96H", "PT0S").json()
+    return [runs, *[api.get(f"/jobs/v1/runs/{r['runId']}").json() for r in runs]]
+
+
+def test_accepts_and_counts_duplicates(api: Api) -> None:
+    events = simple_run(ago(hours=1), "r")
+    assert api.ingest(events) == {"accepted": len(events), "duplicates": 0}
+    before = _snapshot(api)
+    assert api.ingest(events) == {"accepted": 0, "duplicates": len(events)}
+    assert api.ingest(events[:3] + events[:3]) == {"accepted": 0, "duplicates": 6}
+    assert _snapshot(api) == before
+
+
+def test_duplicates_inside_one_batch_count_once(api: Api) -> None:
+    ev = event("run", ago(minutes=5), "d", state="RUNNING")
+    assert api.ingest([ev, ev, ev]) == {"accepted": 1, "duplicates": 2}
+
+
+def test_bad_event_rejects_the_whole_batch_naming_index_and_field(api: Api) -> None:
+    good = simple_run(ago(hours=1), "atomic")
+    bad = [*good[:3], {**good[3], "timestamp": "yesterday"}, *good[4:6], {**good[6], "state": "DONE"}]
+    resp = api.post("/jobs/v1/events", json={"events": bad})
+    assert resp.status_code == 400
+    body = resp.json()
+    assert body["error"] == "invalid_events"
+    assert "events[3].timestamp" in body["message"]
+    problems = {(d["index"], d["field"]) for d in body["details"]}
+    assert (3, "timestamp") in problems
+    assert api.runs().json() == []  # nothing of the batch was stored
+    assert api.ingest(good)["accepted"] == len(good)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "field"),
+    [
+        (lambda e: e.pop("eventId"), "eventId"),
+        (lambda e: e.update(kind="metric"), "kind"),
+        (lambda e: e.update(timestamp="2026-11-27T10:00:00"), "timestamp"),
+        (lambda e: e.update(timestamp=1700000000), "timestamp"),
+        (lambda e: e.update(job={"name": ""}), "job.name"),
+        (lambda e: e.update(runKey="x" * 201), "runKey"),
+        (lambda e: e.update(state="RUNNING", kind="step"), "step"),
+        (lambda e: e.update(state="SKIPPED"), "state"),
+        (lambda e: e.update(attempt=0), "attempt"),
+        (lambda e: e.update(surprise=1), "surprise"),
+        (lambda e: e.update(kind="step", step={"name": "a/b"}, state="RUNNING"), "step.name"),
+        (lambda e: e.update(kind="log", step={"name": "s"}, state=None, stream="stdout"), "seq"),
+    ],
+)
+def test_each_invalid_field_is_named(api: Api, mutate: object, field: str) -> None:
+    ev = event("run", ago(minutes=1), "v", state="RUNNING")
+    mutate(ev)  # type: ignore[operator]
+    resp = api.post("/jobs/v1/events", json={"events": [ev]})
+    assert resp.status_code == 400, resp.text
+    fields = {d["field"] for d in resp.json()["details"]}
+    assert any(f == field or f.startswith(field) for f in fields), fields
+
+
+def test_too_many_events_is_413(api: Api) -> None:
+    ev = event("run", ago(minutes=1), "big", state="RUNNING")
+    resp = api.post("/jobs/v1/events", json={"events": [ev] * 10_001})
+    assert resp.status_code == 413
+    assert resp.json()["error"] == "payload_too_large"
+
+
+def test_body_over_10_mib_is_413(api: Api) -> None:
+    body = b'{"events": [' + b" " * (10 * 1024 * 1024) + b"]}"
+    resp = api.post("/jobs/v1/events", content=body, headers={"Content-Type": "application/json"})
+    assert resp.status_code == 413
+
+
+def test_chunked_body_over_10_mib_is_413(api: Api) -> None:
+    def chunks():  # type: ignore[no-untyped-def]
+        yield b'{"events": ['
+        for _ in range(11):
+            yield b" " * (1024 * 1024)
+        yield b"]}"
+
+    resp = api.post("/jobs/v1/events", content=chunks(), headers={"Content-Type": "application/json"})
+    assert resp.status_code == 413
+
+
+@pytest.mark.parametrize(
+    ("content", "ctype", "status"),
+    [
+        (b"{not json", "application/json", 400),
+        (b'{"events": ["\xff\xfe"]}', "application/json", 400),
+        (b'{"events": "nope"}', "application/json", 400),
+        (b"[]", "application/json", 400),
+        (b"", "application/json", 400),
+        (b'{"events": []}', "text/plain", 415),
+        (b'{"events": []}', "", 415),
+        (b'{"events": [{"eventId": "\\ud800"}]}', "application/json", 400),
+    ],
+)
+def test_malformed_bodies_are_clear_4xx(api: Api, content: bytes, ctype: str, status: int) -> None:
+    headers = {"Content-Type": ctype} if ctype else {}
+    resp = api.post("/jobs/v1/events", content=content, headers=headers)
+    assert resp.status_code == status, resp.text
+    assert set(resp.json()) >= {"error", "message"}
+
+
+def test_log_chunks_are_ordered_by_seq_and_deduplicated(api: Api) -> None:
+    t = ago(minutes=3)
+    step = {"name": "s"}
+    api.ingest(
+        [
+            event("step", t, "logs", step=step, state="RUNNING"),
+            event("log", t, "logs", step=step, stream="stdout", data="two\n", seq=2),
+            event("log", t, "logs", step=step, stream="stdout", data="zero\n", seq=0),
+        ]
+    )
+    api.ingest(
+        [
+            event("log", t, "logs", step=step, stream="stdout", data="one\n", seq=1),
+            event("log", t, "logs", step=step, stream="stdout", data="ZERO AGAIN\n", seq=0),
+            event("log", t, "logs", step=step, stream="stderr", data="err\n", seq=0),
+        ]
+    )
+    (run,) = api.runs("PT-1H", "PT0S").json()
+    detail = api.get(f"/jobs/v1/runs/{run['runId']}/steps/s").json()
+    assert detail["stdout"] == "zero\none\ntwo\n"
+    assert detail["stderr"] == "err\n"
