@@ -4,7 +4,6 @@ gets a fresh database per backend, and each test its own organizations."""
 import os
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -33,7 +32,9 @@ def _create_pg_database() -> tuple[str, Engine]:
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])
-def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def db_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'jobtrail.db'}"
         return
@@ -53,7 +54,9 @@ def engine(db_url: str) -> Iterator[Engine]:
 
 
 @pytest.fixture(scope="session")
-def server(db_url: str, engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def server(
+    db_url: str, engine: Engine, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
     srv = start_server(db_url, tmp_path_factory.mktemp("server") / "server.log")
     yield srv
     srv.stop()

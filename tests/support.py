@@ -7,7 +7,6 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -168,11 +167,38 @@ def simple_run(
     return [
         event("run", t, run_key, state="RUNNING", **kw),
         event("step", t + s, run_key, step=clone, state="RUNNING", attempt=1, **kw),
-        event("log", t + s, run_key, step="git-clone-cache", stream="stdout", data="cloning\n", seq=0, **kw),
+        event(
+            "log",
+            t + s,
+            run_key,
+            step="git-clone-cache",
+            stream="stdout",
+            data="cloning\n",
+            seq=0,
+            **kw,
+        ),
         event("step", t + 2 * s, run_key, step=clone, state="SUCCEEDED", exitCode=0, **kw),
         event("step", t + 3 * s, run_key, step=dbt, state="RUNNING", attempt=1, **kw),
-        event("log", t + 4 * s, run_key, step="run-dbt", stream="stdout", data="1 of 2 OK\n", seq=0, **kw),
-        event("log", t + 5 * s, run_key, step="run-dbt", stream="stderr", data="Database Error\n", seq=0, **kw),
+        event(
+            "log",
+            t + 4 * s,
+            run_key,
+            step="run-dbt",
+            stream="stdout",
+            data="1 of 2 OK\n",
+            seq=0,
+            **kw,
+        ),
+        event(
+            "log",
+            t + 5 * s,
+            run_key,
+            step="run-dbt",
+            stream="stderr",
+            data="Database Error\n",
+            seq=0,
+            **kw,
+        ),
         event(
             "step",
             t + 6 * s,
@@ -185,5 +211,3 @@ def simple_run(
         ),
         event("run", t + 7 * s, run_key, state="FAILED" if fail else "SUCCEEDED", **kw),
     ]
-
-

@@ -26,7 +26,12 @@ def test_duplicates_inside_one_batch_count_once(api: Api) -> None:
 
 def test_bad_event_rejects_the_whole_batch_naming_index_and_field(api: Api) -> None:
     good = simple_run(ago(hours=1), "atomic")
-    bad = [*good[:3], {**good[3], "timestamp": "yesterday"}, *good[4:6], {**good[6], "state": "DONE"}]
+    bad = [
+        *good[:3],
+        {**good[3], "timestamp": "yesterday"},
+        *good[4:6],
+        {**good[6], "state": "DONE"},
+    ]
     resp = api.post("/jobs/v1/events", json={"events": bad})
     assert resp.status_code == 400
     body = resp.json()
@@ -50,6 +55,8 @@ def test_bad_event_rejects_the_whole_batch_naming_index_and_field(api: Api) -> N
         (lambda e: e.update(state="RUNNING", kind="step"), "step"),
         (lambda e: e.update(state="SKIPPED"), "state"),
         (lambda e: e.update(attempt=0), "attempt"),
+        (lambda e: e.update(runKey="a\x00b"), "runKey"),
+        (lambda e: e.update(message="bad\x00message"), "message"),
         (lambda e: e.update(surprise=1), "surprise"),
         (lambda e: e.update(kind="step", step={"name": "a/b"}, state="RUNNING"), "step.name"),
         (lambda e: e.update(kind="log", step={"name": "s"}, state=None, stream="stdout"), "seq"),
@@ -84,7 +91,9 @@ def test_chunked_body_over_10_mib_is_413(api: Api) -> None:
             yield b" " * (1024 * 1024)
         yield b"]}"
 
-    resp = api.post("/jobs/v1/events", content=chunks(), headers={"Content-Type": "application/json"})
+    resp = api.post(
+        "/jobs/v1/events", content=chunks(), headers={"Content-Type": "application/json"}
+    )
     assert resp.status_code == 413
 
 

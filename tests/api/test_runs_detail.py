@@ -24,7 +24,9 @@ def test_run_with_steps_and_dependencies(api: Api) -> None:
     steps = api.get(f"/jobs/v1/runs/{run_id}/steps").json()
     assert steps == run["steps"]
     dbt = steps[1]
-    assert dbt["exitCode"] == 2 and dbt["attempt"] == 1 and dbt["duration"] == "PT3S"
+    assert dbt["exitCode"] == 2
+    assert dbt["attempt"] == 1
+    assert dbt["duration"] == "PT3S"
 
 
 def test_step_detail_has_logs_message_and_history(api: Api) -> None:
@@ -34,7 +36,8 @@ def test_step_detail_has_logs_message_and_history(api: Api) -> None:
     assert detail["stdout"] == "1 of 2 OK\n"
     assert detail["stderr"] == "Database Error\n"
     assert detail["message"] == "Database Error in model x"
-    assert detail["stdoutTruncated"] is False and detail["stdoutBytes"] == len("1 of 2 OK\n")
+    assert detail["stdoutTruncated"] is False
+    assert detail["stdoutBytes"] == len("1 of 2 OK\n")
     assert [h["state"] for h in detail["stateHistory"]] == ["RUNNING", "FAILED"]
     assert detail["stateHistory"][1]["exitCode"] == 2
 
@@ -151,7 +154,8 @@ def test_dependencies_kept_when_left_out(api: Api) -> None:
     )
     (run,) = api.runs("PT-1H", "PT0S").json()
     (step,) = api.get(f"/jobs/v1/runs/{run['runId']}/steps").json()
-    assert step["dependencies"] == ["a"] and step["state"] == "SUCCEEDED"
+    assert step["dependencies"] == ["a"]
+    assert step["state"] == "SUCCEEDED"
 
 
 def test_run_id_is_stable_and_job_id_from_reporter(api: Api) -> None:
@@ -162,4 +166,5 @@ def test_run_id_is_stable_and_job_id_from_reporter(api: Api) -> None:
     (run,) = api.runs("PT-1H", "PT0S").json()
     assert run["jobId"] == "job-42"
     assert run["state"] == "SUCCEEDED"
-    assert len(run["runId"]) == 16 and run["runId"].isalnum()
+    assert len(run["runId"]) == 16
+    assert run["runId"].isalnum()

@@ -65,7 +65,8 @@ def test_bare_array_newest_first_with_current_state(api: Api) -> None:
         "startTime", "endTime", "duration", "lastUpdated",
     }  # fmt: skip
     assert first["duration"] == "PT7S"
-    assert first["jobName"] == "webmodel" and first["environment"] == "prod"
+    assert first["jobName"] == "webmodel"
+    assert first["environment"] == "prod"
 
 
 def test_events_outside_the_window_do_not_count(api: Api) -> None:
@@ -92,4 +93,5 @@ def test_running_run_has_no_end(api: Api) -> None:
     api.ingest(events)
     (run,) = api.runs("PT-1H", "PT0S").json()
     assert run["state"] == "RUNNING"
-    assert run["endTime"] is None and run["duration"] is None
+    assert run["endTime"] is None
+    assert run["duration"] is None

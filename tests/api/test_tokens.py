@@ -14,14 +14,17 @@ from tests.support import BASE, SECRET, Org, Server
 
 
 def _v3(server: Server, org_id: str, headers: dict[str, str]) -> httpx.Response:
-    return httpx.get(f"{server.url}{BASE}/organizations/{org_id}/credentials/v3/token", headers=headers)
+    return httpx.get(
+        f"{server.url}{BASE}/organizations/{org_id}/credentials/v3/token", headers=headers
+    )
 
 
 def _assert_error(resp: httpx.Response, status: int, code: str) -> None:
     assert resp.status_code == status, resp.text
     body = resp.json()
     assert body["error"] == code
-    assert isinstance(body["message"], str) and body["message"]
+    assert isinstance(body["message"], str)
+    assert body["message"]
 
 
 def test_v3_token_with_case_insensitive_headers(server: Server, org: Org) -> None:
@@ -31,7 +34,8 @@ def test_v3_token_with_case_insensitive_headers(server: Server, org: Org) -> Non
     body = resp.json()
     assert set(body) == {"accessToken", "expiresAt"}
     claims = jwt.decode(body["accessToken"], SECRET, algorithms=["HS256"], issuer="jobtrail")
-    assert claims["org"] == org.id and claims["role"] == "read"
+    assert claims["org"] == org.id
+    assert claims["role"] == "read"
     assert claims["sub"] == key.key.key_id
     assert 3500 <= claims["exp"] - claims["iat"] <= 3600
     assert body["expiresAt"].endswith("Z")
@@ -67,7 +71,10 @@ def test_unknown_organization_is_404(server: Server, org: Org) -> None:
 )
 def test_missing_or_wrong_key_is_401(server: Server, org: Org, headers: dict[str, str]) -> None:
     key = org.keys["read"]
-    real = {k: v.replace("KEY", key.key.key_id).replace("SECRET", key.secret) for k, v in headers.items()}
+    real = {
+        k: v.replace("KEY", key.key.key_id).replace("SECRET", key.secret)
+        for k, v in headers.items()
+    }
     _assert_error(_v3(server, org.id, real), 401, "unauthorized")
 
 
@@ -132,8 +139,17 @@ def test_bad_authorization_is_401(
         authorization = f"Bearer {_forged(org)}"
     elif authorization == "WRONGSIG":
         now = int(time.time())
-        payload = {"iss": "jobtrail", "sub": "k", "org": org.id, "role": "admin", "iat": now, "exp": now + 60}
-        authorization = "Bearer " + jwt.encode(payload, "another-secret-" + "y" * 40, algorithm="HS256")
+        payload = {
+            "iss": "jobtrail",
+            "sub": "k",
+            "org": org.id,
+            "role": "admin",
+            "iat": now,
+            "exp": now + 60,
+        }
+        authorization = "Bearer " + jwt.encode(
+            payload, "another-secret-" + "y" * 40, algorithm="HS256"
+        )
     headers = {"Authorization": authorization} if authorization else {}
     url = f"{server.url}{BASE}/organizations/{org.id}/jobs/v1/runs?from=PT-1H&to=PT0S"
     resp = httpx.get(url, headers=headers)

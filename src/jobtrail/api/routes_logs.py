@@ -9,7 +9,7 @@ from fastapi.responses import StreamingResponse
 
 from jobtrail.api.auth import OrgId, Reader
 from jobtrail.api.context import AppContext
-from jobtrail.api.routes_runs import Ctx, RunId, StepName
+from jobtrail.api.routes_runs import Ctx, RunId, StepName, check_ids
 from jobtrail.api.schemas import ERROR_RESPONSES
 from jobtrail.domain.errors import BadRequest, NotFound
 from jobtrail.store import queries
@@ -25,6 +25,7 @@ def _open(
 ) -> tuple[Iterator[bytes], dict[str, str]]:
     if tail is not None and (offset is not None or limit is not None):
         raise BadRequest("Use either `tail` or `offset`/`limit`, not both.")
+    check_ids(ref.run_id, ref.step_name)
     with ctx.engine.connect() as conn:
         if queries.get_run(conn, ref.org_id, ref.run_id) is None:
             raise NotFound(f"Unknown run {ref.run_id!r}.")

@@ -18,6 +18,7 @@ from jobtrail.api.serialise import (
     step_sort_key,
     step_summary,
 )
+from jobtrail.domain import identity
 from jobtrail.domain.errors import BadRequest, NotFound
 from jobtrail.domain.logcap import utf8_start
 from jobtrail.domain.states import RunState
@@ -89,7 +90,16 @@ async def list_runs(
     return await run_in_threadpool(_list_runs, ctx, org_id, from_, to, filters)
 
 
+def check_ids(run_id: str, step_name: str | None = None) -> None:
+    """Ids that cannot exist are answered without a query (and never reach the database)."""
+    if not identity.looks_like_run_id(run_id):
+        raise NotFound(f"Unknown run {run_id[:100]!r}.")
+    if step_name is not None and not step_name.isprintable():
+        raise NotFound(f"Run {run_id!r} has no step {step_name[:100]!r}.")
+
+
 def _run_or_404(ctx: AppContext, org_id: str, run_id: str) -> tuple[Any, list[Any]]:
+    check_ids(run_id)
     with ctx.engine.connect() as conn:
         run = queries.get_run(conn, org_id, run_id)
         if run is None:
@@ -109,6 +119,7 @@ def _get_steps(ctx: AppContext, org_id: str, run_id: str) -> Response:
 
 
 def _step_detail(ctx: AppContext, org_id: str, run_id: str, name: str) -> Response:
+    check_ids(run_id, name)
     with ctx.engine.connect() as conn:
         if queries.get_run(conn, org_id, run_id) is None:
             raise NotFound(f"Unknown run {run_id!r}.")

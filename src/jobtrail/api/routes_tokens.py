@@ -12,6 +12,7 @@ from jobtrail.api import tokens
 from jobtrail.api.auth import OrgId, key_header, key_id_header
 from jobtrail.api.context import AppContext, get_context
 from jobtrail.api.schemas import ERROR_RESPONSES, TokenResponse
+from jobtrail.domain import identity
 from jobtrail.domain.errors import NotFound, Unauthorized
 from jobtrail.domain.timefmt import format_ts
 from jobtrail.store import accounts
@@ -40,7 +41,7 @@ def _token_response(ctx: AppContext, key: accounts.ApiKey) -> Response:
 
 
 def _exchange(ctx: AppContext, org_id: str, key_id: str | None, secret: str | None) -> Response:
-    if not accounts.org_exists(ctx.engine, org_id):
+    if not identity.looks_like_org_id(org_id) or not accounts.org_exists(ctx.engine, org_id):
         raise NotFound(f"Unknown organization {org_id!r}.")
     if not secret or (key_id is not None and not key_id):
         raise Unauthorized(_BAD_KEY)

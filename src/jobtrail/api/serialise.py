@@ -39,10 +39,11 @@ def run_summary(row: Any) -> dict[str, Any]:
     }
 
 
-def run_sort_key(row: Any) -> tuple[int, str]:
-    """Newest startTime first; runs without one last; ties by runId for a stable order."""
+def run_sort_key(row: Any) -> tuple[int, str, str, str]:
+    """Newest startTime first; runs without one last; ties by job, environment and the
+    reporter's run key, so the order is stable and the same wherever the events came from."""
     start, _ = _times(row)
-    return (-(start if start is not None else -(2**62)), row.run_id)
+    return (-(start if start is not None else -(2**62)), row.job_name, row.environment, row.run_key)
 
 
 def step_summary(row: Any) -> dict[str, Any]:

@@ -4,7 +4,14 @@ import re
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 from jobtrail.domain.states import RunState, StepState
 from jobtrail.domain.timefmt import to_micros
@@ -16,7 +23,15 @@ MAX_NAME = 200
 
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$")
 
-Name = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME)]
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+Name = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME), AfterValidator(_no_nul)]
+Text = Annotated[str, StringConstraints(max_length=4096), AfterValidator(_no_nul)]
 
 
 def check_step_name(name: str) -> str:
@@ -35,7 +50,7 @@ class _Strict(BaseModel):
 
 class JobRef(_Strict):
     name: Name
-    environment: Annotated[str, StringConstraints(max_length=MAX_NAME)]
+    environment: Annotated[str, StringConstraints(max_length=MAX_NAME), AfterValidator(_no_nul)]
     id: Name | None = None
 
 
@@ -72,7 +87,7 @@ class Event(_Strict):
     step: StepRef | None = None
     attempt: int | None = Field(default=None, ge=1, le=1_000_000)
     exit_code: int | None = Field(default=None, alias="exitCode", ge=-(2**31), le=2**31 - 1)
-    message: Annotated[str, StringConstraints(max_length=4096)] | None = None
+    message: Text | None = None
     stream: Literal["stdout", "stderr"] | None = None
     data: str | None = None
     seq: int | None = Field(default=None, ge=0, le=2**62)

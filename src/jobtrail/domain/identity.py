@@ -1,6 +1,7 @@
 """Opaque, stable identifiers derived from what reporters send (SPEC §3.2)."""
 
 import hashlib
+import uuid
 
 _SEP = "\x1f"
 
@@ -17,3 +18,16 @@ def job_id(org_id: str, environment: str, name: str, given: str | None = None) -
 def run_id(org_id: str, job: str, run_key: str) -> str:
     """Hash of (organization, job id, run key): URL-safe and the same on every retry."""
     return _digest("run", org_id, job, run_key)
+
+
+def looks_like_run_id(value: str) -> bool:
+    """Run ids are 16 lowercase hex digits; anything else cannot name a run."""
+    return len(value) == 16 and all(c in "0123456789abcdef" for c in value)
+
+
+def looks_like_org_id(value: str) -> bool:
+    """Organization ids are UUIDs in their canonical text form."""
+    try:
+        return str(uuid.UUID(value)) == value.lower() and len(value) == 36
+    except ValueError:
+        return False

@@ -54,6 +54,14 @@ def _parse_duration(name: str, text: str) -> timedelta | isodate.Duration:
     return -value if sign < 0 else value
 
 
+def _relative(name: str, text: str, now: datetime) -> datetime:
+    try:
+        moment: datetime = now + _parse_duration(name, text)
+    except (OverflowError, ValueError) as exc:
+        raise InvalidWindow(f"`{name}`={text!r} reaches outside the calendar.") from exc
+    return moment
+
+
 def _parse_timestamp(name: str, text: str) -> datetime:
     # An unencoded `+` in a query string arrives as a space: `...T03:40:00 02:00`.
     fixed = re.sub(r"(T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}:?\d{2})$", r"\1+\2", text)
@@ -92,8 +100,8 @@ def parse_window(from_text: str | None, to_text: str | None, now: datetime) -> W
             f"ISO 8601 durations (got from={from_text!r}, to={to_text!r})."
         )
     if kinds[0]:
-        start = now + _parse_duration("from", from_text)
-        end = now + _parse_duration("to", to_text)
+        start = _relative("from", from_text, now)
+        end = _relative("to", to_text, now)
     else:
         start = _parse_timestamp("from", from_text)
         end = _parse_timestamp("to", to_text)

@@ -15,6 +15,7 @@ RUN_COLUMNS = (
     runs.c.job_id,
     runs.c.job_name,
     runs.c.environment,
+    runs.c.run_key,
     runs.c.state,
     runs.c.state_ts,
     runs.c.first_event_ts,
@@ -71,7 +72,7 @@ def window_runs(
         kept = rows[:cap]
         ids = list(dict.fromkeys(r[0] for r in kept))
         found = conn.execute(_RUNS_BY_ID, {"org": org_id, "ids": ids}).all() if ids else []
-    return WindowResult(found, truncated, kept[-1][1] if truncated else None)
+    return WindowResult(list(found), truncated, kept[-1][1] if truncated else None)
 
 
 def get_run(conn: Connection, org_id: str, run_id: str) -> Any | None:

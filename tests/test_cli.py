@@ -1,0 +1,91 @@
+"""The CLI as a user runs it: a real subprocess on a real store."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def _run(*args: str, db: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "jobtrail.cli", *args, "--db", db],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+        timeout=60,
+    )
+    if ok:
+        assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def test_org_and_key_lifecycle(db_url: str) -> None:
+    org = json.loads(_run("org", "create", "acme", "--json", db=db_url).stdout)["organizationId"]
+    key = json.loads(
+        _run(
+            "key", "create", "--org", org, "--role", "ingest", "--name", "ci", "--json", db=db_url
+        ).stdout
+    )
+    assert set(key) >= {"keyId", "key", "role"}
+    assert key["role"] == "ingest"
+    listed = json.loads(_run("key", "list", "--org", org, "--json", db=db_url).stdout)["keys"]
+    assert [k["keyId"] for k in listed] == [key["keyId"]]
+    assert key["key"] not in json.dumps(listed)  # secrets are never shown again
+    _run("key", "revoke", key["keyId"], db=db_url)
+    listed = json.loads(_run("key", "list", "--org", org, "--json", db=db_url).stdout)["keys"]
+    assert listed[0]["revokedAt"] is not None
+    human = _run(
+        "key", "create", "--org", org, "--role", "read", "--v2", "--expires", "P90D", db=db_url
+    )
+    assert "key id:" in human.stdout
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("key", "create", "--org", "not-a-uuid", "--role", "read"),
+        ("key", "create", "--org", "00000000-0000-0000-0000-000000000000", "--role", "read"),
+        ("key", "create", "--org", "00000000-0000-0000-0000-000000000000", "--role", "god"),
+        ("key", "revoke", "no-such-key"),
+    ],
+)
+def test_bad_arguments_exit_2_with_a_message(db_url: str, args: tuple[str, ...]) -> None:
+    proc = _run(*args, db=db_url, ok=False)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+
+
+def test_prune_and_migrate(db_url: str) -> None:
+    assert _run("migrate", db=db_url).stdout.strip() == "store is up to date"
+    out = json.loads(_run("prune", "--retention", "P7D", "--json", db=db_url).stdout)
+    assert out["pruned"] >= 0
+
+
+def test_bad_settings_fail_loudly(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "jobtrail.cli", "migrate", "--db", f"sqlite:///{tmp_path}/x.db"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "JOBTRAIL_SECRET": "changeme"},
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert "JOBTRAIL_SECRET" in proc.stderr
+
+
+def test_readme_lists_every_command() -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    for command in [
+        "serve",
+        "demo",
+        "migrate",
+        "prune",
+        "org create",
+        "key create",
+        "key list",
+        "key revoke",
+    ]:
+        assert f"jobtrail {command}" in readme or f"`jobtrail {command}" in readme, command
