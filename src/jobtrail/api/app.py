@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -44,6 +45,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         task = asyncio.create_task(_prune_forever(ctx))
+        # Everything built at start-up lives as long as the process: keep it out of the garbage
+        # collector's scans, which otherwise cost a fifth of large ingestion requests.
+        gc.freeze()
         yield
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -9,9 +9,8 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic.json_schema import models_json_schema
 
-from jobtrail.domain.events import EventBatch
+from jobtrail.domain.events import event_batch_schema
 
 BASE = "/api/msc/v1"
 OPENAPI_URL = f"{BASE}/openapi.json"
@@ -33,10 +32,10 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         routes=app.routes,
         servers=[{"url": "/"}],
     )
-    _, defs = models_json_schema(
-        [(EventBatch, "validation")], ref_template="#/components/schemas/{model}", by_alias=True
-    )
-    schema.setdefault("components", {}).setdefault("schemas", {}).update(defs["$defs"])
+    body = event_batch_schema("#/components/schemas/{model}")
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components.update(body.pop("$defs", {}))
+    components["EventBatch"] = body
     app.openapi_schema = schema
     return schema
 

@@ -13,7 +13,7 @@ from jobtrail.api.schemas import ERROR_RESPONSES, ErrorBody, IngestResponse
 from jobtrail.domain.batches import parse_batch
 from jobtrail.domain.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 from jobtrail.domain.events import MAX_BATCH_BYTES
-from jobtrail.store.ingest import ingest
+from jobtrail.store.ingest import IngestResult, ingest
 
 router = APIRouter(tags=["Ingestion"])
 
@@ -36,6 +36,15 @@ async def _read_body(request: Request) -> bytes:
         if len(body) > MAX_BATCH_BYTES:
             raise PayloadTooLarge(_TOO_LARGE)
     return bytes(body)
+
+
+def _ingest_body(ctx: AppContext, org_id: str, raw: bytes) -> IngestResult:
+    """Decode, validate and store (CPU-bound work, kept off the event loop)."""
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"The body is not valid JSON (UTF-8): {exc}.") from None
+    return ingest(ctx.engine, org_id, parse_batch(body), ctx.settings.log_stream_cap)
 
 
 @router.post(

@@ -6,7 +6,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from jobtrail.domain.errors import InvalidEvents, PayloadTooLarge
-from jobtrail.domain.events import MAX_BATCH_EVENTS, Event, EventBatch, kind_problems
+from jobtrail.domain.events import BATCH_ADAPTER, MAX_BATCH_EVENTS, Event, kind_problems, to_event
 
 _SHOWN = 10
 
@@ -20,17 +20,18 @@ def parse_batch(body: Any) -> list[Event]:
             f"{len(body['events'])}. Split it."
         )
     try:
-        batch = EventBatch.model_validate(body)
+        batch = BATCH_ADAPTER.validate_python(body)
     except ValidationError as exc:
         raise _invalid(_pydantic_problems(exc)) from None
+    events = [to_event(raw) for raw in batch["events"]]
     problems = [
         {"index": i, "field": field, "message": message}
-        for i, ev in enumerate(batch.events)
+        for i, ev in enumerate(events)
         for field, message in kind_problems(ev)
     ]
     if problems:
         raise _invalid(problems)
-    return batch.events
+    return events
 
 
 def _pydantic_problems(exc: ValidationError) -> list[dict[str, object]]:

@@ -1,26 +1,25 @@
-"""The ingestion event (SPEC §3.4): its wire shape and the checks that make a batch valid."""
+"""The ingestion event (SPEC §3.4): its wire shape and the checks that make a batch valid.
+
+The wire shape is validated by Pydantic as TypedDicts (several times faster than model instances
+on 10,000-event batches), then turned into small immutable `Event` objects for the domain."""
 
 import re
-from datetime import datetime
-from typing import Annotated, Literal
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal, NotRequired
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    StringConstraints,
-    field_validator,
-)
+from pydantic import AfterValidator, ConfigDict, Field, StringConstraints, TypeAdapter, with_config
+from typing_extensions import TypedDict
 
 from jobtrail.domain.states import RunState, StepState
-from jobtrail.domain.timefmt import to_micros
 
 MAX_BATCH_EVENTS = 10_000
 MAX_BATCH_BYTES = 10 * 1024 * 1024
 MAX_LOG_CHUNK_BYTES = 1024 * 1024
 MAX_NAME = 200
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICRO = timedelta(microseconds=1)
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$")
 
 
@@ -28,10 +27,6 @@ def _no_nul(value: str) -> str:
     if "\x00" in value:
         raise ValueError("must not contain NUL characters")
     return value
-
-
-Name = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME), AfterValidator(_no_nul)]
-Text = Annotated[str, StringConstraints(max_length=4096), AfterValidator(_no_nul)]
 
 
 def check_step_name(name: str) -> str:
@@ -44,85 +39,138 @@ def check_step_name(name: str) -> str:
     return name
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
+def _check_timestamp(value: str) -> str:
+    # The shape only: impossible dates (month 13) are found when `to_event` converts it.
+    if not _RFC3339.match(value):
+        raise ValueError("must be an RFC 3339 timestamp with an offset, e.g. 2026-11-27T10:00:00Z")
+    return value
 
 
-class JobRef(_Strict):
+def _micros(value: str) -> int:
+    """Microseconds since the epoch, or -1 for a well-shaped but impossible date."""
+    try:
+        return (datetime.fromisoformat(value) - _EPOCH) // _MICRO
+    except ValueError:
+        return -1
+
+
+def _unique(value: list[str]) -> list[str]:
+    if len(set(value)) != len(value):
+        raise ValueError("dependencies must not repeat a step")
+    return value
+
+
+Name = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME), AfterValidator(_no_nul)]
+StepName = Annotated[Name, AfterValidator(check_step_name)]
+Text = Annotated[str, StringConstraints(max_length=4096), AfterValidator(_no_nul)]
+Timestamp = Annotated[str, AfterValidator(_check_timestamp)]
+_Strict = ConfigDict(extra="forbid")
+
+
+@with_config(_Strict)
+class JobIn(TypedDict):
     name: Name
     environment: Annotated[str, StringConstraints(max_length=MAX_NAME), AfterValidator(_no_nul)]
-    id: Name | None = None
+    id: NotRequired[Name | None]
 
 
-class StepRef(_Strict):
-    name: Name
-    dependencies: list[Name] | None = Field(default=None, max_length=1000)
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        return check_step_name(value)
-
-    @field_validator("dependencies")
-    @classmethod
-    def _deps(cls, value: list[str] | None) -> list[str] | None:
-        if value is None:
-            return None
-        for dep in value:
-            check_step_name(dep)
-        if len(set(value)) != len(value):
-            raise ValueError("dependencies must not repeat a step")
-        return value
+@with_config(_Strict)
+class StepIn(TypedDict):
+    name: StepName
+    dependencies: NotRequired[
+        Annotated[list[StepName], Field(max_length=1000), AfterValidator(_unique)] | None
+    ]
 
 
-class Event(_Strict):
+@with_config(_Strict)
+class EventIn(TypedDict):
     """One state change or log chunk as a reporter sends it."""
 
-    event_id: Name = Field(alias="eventId")
-    timestamp: str
+    eventId: Name
+    timestamp: Timestamp
     kind: Literal["run", "step", "log"]
-    job: JobRef
-    run_key: Name = Field(alias="runKey")
+    job: JobIn
+    runKey: Name
+    state: NotRequired[str | None]
+    step: NotRequired[StepIn | None]
+    attempt: NotRequired[Annotated[int, Field(ge=1, le=1_000_000)] | None]
+    exitCode: NotRequired[Annotated[int, Field(ge=-(2**31), le=2**31 - 1)] | None]
+    message: NotRequired[Text | None]
+    stream: NotRequired[Literal["stdout", "stderr"] | None]
+    data: NotRequired[str | None]
+    seq: NotRequired[Annotated[int, Field(ge=0, le=2**62)] | None]
+
+
+@with_config(_Strict)
+class EventBatch(TypedDict):
+    events: Annotated[list[EventIn], Field(max_length=MAX_BATCH_EVENTS)]
+
+
+BATCH_ADAPTER: TypeAdapter[EventBatch] = TypeAdapter(EventBatch)
+
+
+@dataclass(slots=True)
+class Event:
+    """A validated event, flat (one object per event keeps 10,000-event batches cheap); `ts` is
+    its timestamp in microseconds since the epoch, -1 for a well-shaped but impossible date."""
+
+    event_id: str
+    timestamp: str
+    ts: int
+    kind: str
+    job_name: str
+    environment: str
+    job_id: str | None
+    run_key: str
     state: str | None = None
-    step: StepRef | None = None
-    attempt: int | None = Field(default=None, ge=1, le=1_000_000)
-    exit_code: int | None = Field(default=None, alias="exitCode", ge=-(2**31), le=2**31 - 1)
-    message: Text | None = None
-    stream: Literal["stdout", "stderr"] | None = None
+    step_name: str | None = None
+    dependencies: list[str] | None = None
+    attempt: int | None = None
+    exit_code: int | None = None
+    message: str | None = None
+    stream: str | None = None
     data: str | None = None
-    seq: int | None = Field(default=None, ge=0, le=2**62)
-
-    @field_validator("timestamp")
-    @classmethod
-    def _timestamp(cls, value: str) -> str:
-        if not _RFC3339.match(value):
-            raise ValueError(
-                "must be an RFC 3339 timestamp with an offset, e.g. 2026-11-27T10:00:00Z"
-            )
-        datetime.fromisoformat(value)  # rejects impossible dates such as month 13
-        return value
-
-    @property
-    def ts(self) -> int:
-        return to_micros(datetime.fromisoformat(self.timestamp))
+    seq: int | None = None
 
 
-class EventBatch(_Strict):
-    events: list[Event] = Field(max_length=MAX_BATCH_EVENTS)
+def to_event(raw: EventIn) -> Event:
+    job = raw["job"]
+    step = raw.get("step")
+    return Event(
+        raw["eventId"],
+        raw["timestamp"],
+        _micros(raw["timestamp"]),
+        raw["kind"],
+        job["name"],
+        job["environment"],
+        job.get("id"),
+        raw["runKey"],
+        raw.get("state"),
+        step["name"] if step else None,
+        step.get("dependencies") if step else None,
+        raw.get("attempt"),
+        raw.get("exitCode"),
+        raw.get("message"),
+        raw.get("stream"),
+        raw.get("data"),
+        raw.get("seq"),
+    )
 
 
 def kind_problems(event: Event) -> list[tuple[str, str]]:
     """Fields that the event's kind requires or forbids: (field, message) pairs."""
     problems: list[tuple[str, str]] = []
+    if event.ts < 0:
+        problems.append(("timestamp", "is not a real date and time"))
     if event.kind == "run":
         if event.state not in RunState.__members__:
             problems.append(("state", f"a run event needs a run state: {', '.join(RunState)}"))
-        if event.step is not None:
+        if event.step_name is not None:
             problems.append(("step", "a run event has no step"))
     elif event.kind == "step":
         if event.state not in StepState.__members__:
             problems.append(("state", f"a step event needs a step state: {', '.join(StepState)}"))
-        if event.step is None:
+        if event.step_name is None:
             problems.append(("step", "a step event needs step.name"))
     else:
         problems.extend(_log_problems(event))
@@ -135,7 +183,7 @@ def kind_problems(event: Event) -> list[tuple[str, str]]:
 
 def _log_problems(event: Event) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
-    if event.step is None:
+    if event.step_name is None:
         problems.append(("step", "a log event needs step.name"))
     if event.state is not None:
         problems.append(("state", "a log event has no state"))
@@ -150,3 +198,8 @@ def _log_problems(event: Event) -> list[tuple[str, str]]:
     ):
         problems.append(("data", "a log chunk may hold at most 1 MiB"))
     return problems
+
+
+def event_batch_schema(ref_template: str) -> dict[str, Any]:
+    """JSON Schema of the request body, for the OpenAPI document."""
+    return BATCH_ADAPTER.json_schema(ref_template=ref_template)

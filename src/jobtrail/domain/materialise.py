@@ -87,21 +87,22 @@ def event_key(ts: int, state: str | None, event_id: str) -> Key:
 def fold(org_id: str, events: list[Event]) -> Folded:
     """Reduce already de-duplicated events to event rows and merged run/step/log rows."""
     out = Folded()
+    ids: dict[tuple[str, str, str | None, str], tuple[str, str]] = {}
     for ev in events:
         ts = ev.ts
-        job = identity.job_id(org_id, ev.job.environment, ev.job.name, ev.job.id)
-        rid = identity.run_id(org_id, job, ev.run_key)
+        ident = (ev.environment, ev.job_name, ev.job_id, ev.run_key)
+        if ident not in ids:  # hash once per run, not once per event
+            job_id = identity.job_id(org_id, ev.environment, ev.job_name, ev.job_id)
+            ids[ident] = (job_id, identity.run_id(org_id, job_id, ev.run_key))
+        job, rid = ids[ident]
         run = out.runs.get(rid)
         if run is None:
-            run = out.runs[rid] = RunRow(
-                org_id, rid, job, ev.job.name, ev.job.environment, ev.run_key
-            )
-        step_name = ev.step.name if ev.step else None
-        out.events.append(_event_row(org_id, rid, step_name, ts, ev))
+            run = out.runs[rid] = RunRow(org_id, rid, job, ev.job_name, ev.environment, ev.run_key)
         run.last_event_ts = max(run.last_event_ts, ts)
-        if ev.kind == "log":
+        if ev.kind == "log":  # stored as a chunk only: its (stream, seq) makes it idempotent
             _fold_log(out, org_id, rid, ev)
             continue
+        out.events.append(_event_row(org_id, rid, ev.step_name, ts, ev))
         key = event_key(ts, ev.state, ev.event_id)
         _fold_common(run, key, ev)
         if ev.kind == "run":
@@ -134,7 +135,7 @@ def _fold_common(run: RunRow, key: Key, ev: Event) -> None:
     run.first_event_ts = _min(run.first_event_ts, key[0])
     if key > run.last_key:
         run.last_key = key
-        run.job_name, run.environment = ev.job.name, ev.job.environment
+        run.job_name, run.environment = ev.job_name, ev.environment
 
 
 def _fold_run(run: RunRow, key: Key, ev: Event) -> None:
@@ -154,9 +155,9 @@ def _step_row(out: Folded, org_id: str, rid: str, name: str) -> StepRow:
 
 
 def _fold_step(out: Folded, org_id: str, rid: str, key: Key, ev: Event) -> None:
-    assert ev.step is not None
+    assert ev.step_name is not None
     assert ev.state is not None
-    step = _step_row(out, org_id, rid, ev.step.name)
+    step = _step_row(out, org_id, rid, ev.step_name)
     step.first_event_ts = _min(step.first_event_ts, key[0])
     if ev.state == "RUNNING":
         step.first_running_ts = _min(step.first_running_ts, key[0])
@@ -165,19 +166,19 @@ def _fold_step(out: Folded, org_id: str, rid: str, key: Key, ev: Event) -> None:
     if key > step.state_key:
         step.state_key, step.state = key, ev.state
         step.exit_code, step.message = ev.exit_code, ev.message
-    if ev.step.dependencies is not None and key > step.deps_key:
+    if ev.dependencies is not None and key > step.deps_key:
         step.deps_key = key
-        step.dependencies = orjson.dumps(ev.step.dependencies).decode()
+        step.dependencies = orjson.dumps(ev.dependencies).decode()
 
 
 def _fold_log(out: Folded, org_id: str, rid: str, ev: Event) -> None:
-    assert ev.step is not None
+    assert ev.step_name is not None
     assert ev.stream is not None
     assert ev.seq is not None
     assert ev.data is not None
-    _step_row(out, org_id, rid, ev.step.name)  # a log may arrive before the step's first event
-    ck = (rid, ev.step.name, ev.stream, ev.seq)
+    _step_row(out, org_id, rid, ev.step_name)  # a log may arrive before the step's first event
+    ck = (rid, ev.step_name, ev.stream, ev.seq)
     if ck not in out.chunks:  # chunks are deduplicated by (stream, seq): the first one stays
         out.chunks[ck] = LogChunk(
-            org_id, rid, ev.step.name, ev.stream, ev.seq, ev.data.encode("utf-8")
+            org_id, rid, ev.step_name, ev.stream, ev.seq, ev.data.encode("utf-8")
         )

@@ -1,7 +1,8 @@
 """Writing a batch of events: atomic, idempotent on eventId, merged by the materialisation rule."""
 
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, bindparam, case, delete, select, tuple_
@@ -11,9 +12,11 @@ from sqlalchemy.sql.elements import ColumnElement
 from jobtrail.domain.events import Event
 from jobtrail.domain.logcap import chunks_to_drop
 from jobtrail.domain.materialise import Folded, LogChunk, RunRow, StepRow, fold
-from jobtrail.store.dialect import insert, write_transaction
+from jobtrail.store.dialect import executemany, insert, write_transaction
 from jobtrail.store.schema import events, log_chunks, log_streams, runs, steps
 
+_EVENTS_INSERT = events.insert()
+_CHUNKS_INSERT = log_chunks.insert()
 _ATTEMPTS = 3  # concurrent writers of the same new event id: retry once the other committed
 
 
@@ -28,17 +31,43 @@ def ingest(engine: Engine, org_id: str, batch: Sequence[Event], stream_cap: int)
     unique: dict[str, Event] = {}
     for ev in batch:
         unique.setdefault(ev.event_id, ev)
+    # Folded before taking the write lock, on the bet that no event is stored yet (the usual
+    # case); when the bet fails the batch is folded again from the events that are new.
+    optimistic = fold(org_id, list(unique.values()))
     for attempt in range(_ATTEMPTS):
         try:
             with write_transaction(engine) as conn:
-                known = _known_event_ids(conn, org_id, list(unique))
-                new = [ev for eid, ev in unique.items() if eid not in known]
-                _write(conn, fold(org_id, new), stream_cap)
-            return IngestResult(accepted=len(new), duplicates=len(batch) - len(new))
+                folded = optimistic
+                if not _insert_all_new(conn, folded.events):
+                    state_ids = [i for i, e in unique.items() if e.kind != "log"]
+                    known = _known_event_ids(conn, org_id, state_ids)
+                    folded = fold(org_id, [e for i, e in unique.items() if i not in known])
+                    executemany(conn, _EVENTS_INSERT, folded.events)
+                stored_chunks = _write_materialised(conn, folded, stream_cap)
+            accepted = len(folded.events) + stored_chunks
+            return IngestResult(accepted=accepted, duplicates=len(batch) - accepted)
         except IntegrityError:
             if attempt == _ATTEMPTS - 1:
                 raise
     raise AssertionError("unreachable")
+
+
+def _insert_all_new(conn: Connection, rows: list[dict[str, object]]) -> bool:
+    """Insert the event rows if none of them is stored yet; else change nothing, say False."""
+    if not rows:
+        return True
+    savepoint = conn.begin_nested()
+    inserted = executemany(conn, _events_insert_ignore(conn.dialect.name), rows)
+    if inserted == len(rows):
+        savepoint.commit()
+        return True
+    savepoint.rollback()
+    return False
+
+
+@cache
+def _events_insert_ignore(dialect: str) -> Any:
+    return insert(events, dialect).on_conflict_do_nothing()
 
 
 def _known_event_ids(conn: Connection, org_id: str, ids: list[str]) -> set[str]:
@@ -51,15 +80,17 @@ def _known_event_ids(conn: Connection, org_id: str, ids: list[str]) -> set[str]:
     return found
 
 
-def _write(conn: Connection, folded: Folded, stream_cap: int) -> None:
-    if not folded.events:
-        return
-    conn.execute(events.insert(), folded.events)
+def _write_materialised(conn: Connection, folded: Folded, stream_cap: int) -> int:
+    """Merge the folded runs, steps and log chunks into the stored ones; returns how many log
+    chunks were new."""
+    if not folded.runs:
+        return 0
     _upsert_runs(conn, [folded.runs[k] for k in sorted(folded.runs)])
     if folded.steps:
         _upsert_steps(conn, [folded.steps[k] for k in sorted(folded.steps)])
-    if folded.chunks:
-        _write_logs(conn, [folded.chunks[k] for k in sorted(folded.chunks)], stream_cap)
+    if not folded.chunks:
+        return 0
+    return _write_logs(conn, [folded.chunks[k] for k in sorted(folded.chunks)], stream_cap)
 
 
 def _key_cols(row: Any, prefix: str) -> tuple[Any, Any, Any]:
@@ -91,14 +122,15 @@ def _key_values(prefix: str, key: tuple[int, int, str]) -> dict[str, object]:
 
 
 def _run_params(row: RunRow) -> dict[str, object]:
-    params = asdict(row)
+    params = dict(row.__dict__)  # a shallow copy: dataclasses.asdict deep-copies, far slower
     params.update(_key_values("state", params.pop("state_key")))
     params.update(_key_values("last", params.pop("last_key")))
     return params
 
 
-def _upsert_runs(conn: Connection, rows: list[RunRow]) -> None:
-    ins = insert(runs, conn)
+@cache
+def _runs_upsert(dialect: str) -> Any:
+    ins = insert(runs, dialect)
     ex = ins.excluded
     state_cols = ("state", "state_ts", "state_rank", "state_eid", "attempt", "exit_code", "message")
     last_cols = ("last_ts", "last_rank", "last_eid", "job_name", "environment")
@@ -112,19 +144,23 @@ def _upsert_runs(conn: Connection, rows: list[RunRow]) -> None:
             else_=runs.c.last_event_ts,
         ),
     }
-    stmt = ins.on_conflict_do_update(index_elements=[runs.c.org_id, runs.c.run_id], set_=set_)
-    conn.execute(stmt, [_run_params(r) for r in rows])
+    return ins.on_conflict_do_update(index_elements=[runs.c.org_id, runs.c.run_id], set_=set_)
+
+
+def _upsert_runs(conn: Connection, rows: list[RunRow]) -> None:
+    executemany(conn, _runs_upsert(conn.dialect.name), [_run_params(r) for r in rows])
 
 
 def _step_params(row: StepRow) -> dict[str, object]:
-    params = asdict(row)
+    params = dict(row.__dict__)
     params.update(_key_values("state", params.pop("state_key")))
     params.update(_key_values("deps", params.pop("deps_key")))
     return params
 
 
-def _upsert_steps(conn: Connection, rows: list[StepRow]) -> None:
-    ins = insert(steps, conn)
+@cache
+def _steps_upsert(dialect: str) -> Any:
+    ins = insert(steps, dialect)
     ex = ins.excluded
     state_cols = ("state", "state_ts", "state_rank", "state_eid", "exit_code", "message")
     deps_cols = ("dependencies", "deps_ts", "deps_rank", "deps_eid")
@@ -135,39 +171,66 @@ def _upsert_steps(conn: Connection, rows: list[StepRow]) -> None:
         "first_event_ts": _earliest(steps, ex, "first_event_ts"),
         "first_running_ts": _earliest(steps, ex, "first_running_ts"),
     }
-    stmt = ins.on_conflict_do_update(
+    return ins.on_conflict_do_update(
         index_elements=[steps.c.org_id, steps.c.run_id, steps.c.name], set_=set_
     )
-    conn.execute(stmt, [_step_params(r) for r in rows])
+
+
+def _upsert_steps(conn: Connection, rows: list[StepRow]) -> None:
+    executemany(conn, _steps_upsert(conn.dialect.name), [_step_params(r) for r in rows])
 
 
 StreamKey = tuple[str, str, str]
 
 
-def _write_logs(conn: Connection, chunks: list[LogChunk], cap: int) -> None:
+def _write_logs(conn: Connection, chunks: list[LogChunk], cap: int) -> int:
+    """Store new chunks (a (stream, seq) already stored, or inside the gap the cap dropped, is a
+    duplicate), keep the per-stream counts, and apply the cap. Returns the chunks stored."""
     org_id = chunks[0].org_id
     run_ids = sorted({c.run_id for c in chunks})
     stats = _stream_stats(conn, org_id, run_ids)
-    present = _present_seqs(conn, org_id, run_ids, sorted({c.seq for c in chunks}))
+    rows = [
+        {**c.__dict__, "size": len(c.data)}
+        for c in chunks
+        if not _in_dropped_gap(stats.get((c.run_id, c.step_name, c.stream)), c.seq)
+    ]
+    if not _insert_all_new_chunks(conn, rows):
+        present = _present_seqs(conn, org_id, run_ids, sorted({c.seq for c in chunks}))
+        rows = [
+            r for r in rows if (r["run_id"], r["step_name"], r["stream"], r["seq"]) not in present
+        ]
+        executemany(conn, _CHUNKS_INSERT, rows)
     kept: dict[StreamKey, int] = {}
-    dropped: dict[StreamKey, int] = {}
-    rows = []
-    for c in chunks:
-        key = (c.run_id, c.step_name, c.stream)
-        if (*key, c.seq) in present:
-            continue  # the same (stream, seq) again: the stored chunk stays
-        lo, hi = stats.get(key, (0, 0, None, None))[2:]
-        if lo is not None and hi is not None and lo <= c.seq <= hi:
-            dropped[key] = dropped.get(key, 0) + len(c.data)  # late chunk inside the dropped gap
-            continue
-        kept[key] = kept.get(key, 0) + len(c.data)
-        rows.append({**asdict(c), "size": len(c.data)})
-    if rows:
-        conn.execute(log_chunks.insert(), rows)
-    _update_stream_stats(conn, org_id, kept, dropped)
+    for r in rows:
+        key = (r["run_id"], r["step_name"], r["stream"])
+        kept[key] = kept.get(key, 0) + r["size"]
+    _update_stream_stats(conn, org_id, kept)
     for key in sorted(kept):
         if stats.get(key, (0,))[0] + kept[key] > cap:
             _enforce_cap(conn, org_id, key, cap)
+    return len(rows)
+
+
+def _in_dropped_gap(stat: tuple[int, int, int | None, int | None] | None, seq: int) -> bool:
+    if stat is None or stat[2] is None or stat[3] is None:
+        return False
+    return stat[2] <= seq <= stat[3]
+
+
+def _insert_all_new_chunks(conn: Connection, rows: list[dict[str, Any]]) -> bool:
+    if not rows:
+        return True
+    savepoint = conn.begin_nested()
+    if executemany(conn, _chunks_insert_ignore(conn.dialect.name), rows) == len(rows):
+        savepoint.commit()
+        return True
+    savepoint.rollback()
+    return False
+
+
+@cache
+def _chunks_insert_ignore(dialect: str) -> Any:
+    return insert(log_chunks, dialect).on_conflict_do_nothing()
 
 
 def _stream_stats(
@@ -190,15 +253,28 @@ def _present_seqs(
     return {(r[0], r[1], r[2], r[3]) for r in conn.execute(stmt)}
 
 
-def _update_stream_stats(
-    conn: Connection, org_id: str, kept: dict[StreamKey, int], dropped: dict[StreamKey, int]
-) -> None:
-    keys = sorted(set(kept) | set(dropped))
-    if not keys:
-        return
-    ins = insert(log_streams, conn)
+def _update_stream_stats(conn: Connection, org_id: str, kept: dict[StreamKey, int]) -> None:
+    rows = [
+        {
+            "org_id": org_id,
+            "run_id": k[0],
+            "step_name": k[1],
+            "stream": k[2],
+            "kept_bytes": size,
+            "dropped_bytes": 0,
+            "dropped_lo": None,
+            "dropped_hi": None,
+        }
+        for k, size in sorted(kept.items())
+    ]
+    executemany(conn, _streams_upsert(conn.dialect.name), rows)
+
+
+@cache
+def _streams_upsert(dialect: str) -> Any:
+    ins = insert(log_streams, dialect)
     ex = ins.excluded
-    stmt = ins.on_conflict_do_update(
+    return ins.on_conflict_do_update(
         index_elements=[
             log_streams.c.org_id,
             log_streams.c.run_id,
@@ -209,22 +285,6 @@ def _update_stream_stats(
             "kept_bytes": log_streams.c.kept_bytes + ex.kept_bytes,
             "dropped_bytes": log_streams.c.dropped_bytes + ex.dropped_bytes,
         },
-    )
-    conn.execute(
-        stmt,
-        [
-            {
-                "org_id": org_id,
-                "run_id": k[0],
-                "step_name": k[1],
-                "stream": k[2],
-                "kept_bytes": kept.get(k, 0),
-                "dropped_bytes": dropped.get(k, 0),
-                "dropped_lo": None,
-                "dropped_hi": None,
-            }
-            for k in keys
-        ],
     )
 
 

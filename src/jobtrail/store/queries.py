@@ -47,7 +47,6 @@ _WINDOW_EVENTS = (
     select(events.c.run_id, events.c.ts)
     .where(
         events.c.org_id == bindparam("org"),
-        events.c.kind != "log",
         events.c.ts >= bindparam("start"),
         events.c.ts < bindparam("end"),
     )

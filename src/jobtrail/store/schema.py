@@ -12,7 +12,6 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    text,
 )
 
 metadata = MetaData()
@@ -51,6 +50,7 @@ api_keys = Table(
     Index("ix_api_keys_org_hash", "org_id", "secret_hash"),
 )
 
+# State changes of runs and steps (log events are kept as log chunks only).
 events = Table(
     "events",
     metadata,
@@ -65,16 +65,8 @@ events = Table(
     Column("attempt", Integer),
     Column("exit_code", Integer),
     Column("message", Text),
-    # The window query: newest state-change events of one organization (log events excluded).
-    Index(
-        "ix_events_window",
-        "org_id",
-        "ts",
-        "event_id",
-        "run_id",
-        sqlite_where=text("kind <> 'log'"),
-        postgresql_where=text("kind <> 'log'"),
-    ),
+    # The window query: the newest state-change events of one organization, index-only.
+    Index("ix_events_window", "org_id", "ts", "event_id", "run_id"),
     Index("ix_events_run", "org_id", "run_id", "step_name"),
 )
 

@@ -1,0 +1,108 @@
+"""Ingestion throughput: batches of 1,000 realistic events over HTTP to one server process,
+against a baseline that inserts the same event rows straight into the same database with
+executemany. Target on SQLite: at least 25,000 events/s."""
+
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+from _harness import Api, backends, make_org, serve
+
+from jobtrail.domain.batches import parse_batch
+from jobtrail.domain.materialise import fold
+from jobtrail.store.schema import events as events_table
+
+TOTAL = 60_000
+BATCH = 1_000
+CLIENTS = 4
+
+
+def realistic_events(total: int) -> list[dict[str, Any]]:
+    """Runs of a five-step DAG: run and step state changes plus log chunks of a few hundred bytes."""
+    out: list[dict[str, Any]] = []
+    start = datetime.now(UTC) - timedelta(hours=30)
+    steps = ["git-clone-cache", "extract", "transform", "run-dbt", "publish"]
+    run = 0
+    while len(out) < total:
+        key = f"run-{run}"
+        t = start + timedelta(seconds=run * 2)
+
+        def ev(kind: str, offset: float, **fields: Any) -> dict[str, Any]:
+            return {
+                "eventId": str(uuid.uuid4()),
+                "timestamp": (t + timedelta(seconds=offset)).isoformat().replace("+00:00", "Z"),
+                "kind": kind,
+                "job": {"name": f"job-{run % 20}", "environment": "com.acme-prod1"},
+                "runKey": key,
+                **fields,
+            }
+
+        out.append(ev("run", 0, state="RUNNING"))
+        for i, name in enumerate(steps):
+            deps = [steps[i - 1]] if i else []
+            step = {"name": name, "dependencies": deps}
+            out.append(ev("step", i, step=step, state="RUNNING", attempt=1))
+            for seq in range(2):
+                data = f"{name}: processed batch {seq} of table analytics.events_{seq}\n" * 4
+                out.append(
+                    ev("log", i + 0.2, step={"name": name}, stream="stdout", data=data, seq=seq)
+                )
+            out.append(ev("step", i + 0.5, step=step, state="SUCCEEDED", exitCode=0))
+        out.append(ev("run", 6, state="SUCCEEDED"))
+        run += 1
+    return out[:total]
+
+
+def http_rate(api: Api, events: list[dict[str, Any]]) -> float:
+    bodies = [orjson.dumps({"events": events[i : i + BATCH]}) for i in range(0, len(events), BATCH)]
+    headers = {"Authorization": f"Bearer {api.token}", "Content-Type": "application/json"}
+    url = f"{api.prefix}/jobs/v1/events"
+
+    def send(body: bytes) -> None:
+        resp = api.http.post(url, content=body, headers=headers)
+        resp.raise_for_status()
+
+    began = time.perf_counter()
+    with ThreadPoolExecutor(CLIENTS) as pool:
+        list(pool.map(send, bodies))
+    return len(events) / (time.perf_counter() - began)
+
+
+def baseline_rate(engine: Any, org_id: str, events: list[dict[str, Any]]) -> float:
+    """The same event rows, inserted with executemany in transactions of one batch each."""
+    rows = fold(org_id, parse_batch({"events": events[:BATCH]})).events
+    batches = [
+        fold(org_id, parse_batch({"events": events[i : i + BATCH]})).events
+        for i in range(0, len(events), BATCH)
+    ]
+    del rows
+    stmt = events_table.insert()
+    began = time.perf_counter()
+    for batch in batches:
+        with engine.begin() as conn:
+            conn.execute(stmt, batch)
+    return len(events) / (time.perf_counter() - began)
+
+
+def main() -> None:
+    events = realistic_events(TOTAL)
+    size = sum(len(orjson.dumps(e)) for e in events[:BATCH])
+    print(f"ingestion: {TOTAL} events, batches of {BATCH} (~{size // 1024} KiB), {CLIENTS} clients")
+    for name, backend in backends():
+        with backend() as db_url, serve(db_url) as (server, engine):  # type: ignore[operator]
+            api = Api(server, make_org(engine), "ingest")
+            http = http_rate(api, events)
+            base = baseline_rate(engine, make_org(engine).id, realistic_events(TOTAL))
+            api.close()
+            target = "  (target >= 25,000 events/s)" if name == "sqlite" else ""
+            print(
+                f"  {name:8s} HTTP {http:9,.0f} events/s   baseline executemany {base:9,.0f} "
+                f"events/s   ratio {http / base:.2f}{target}"
+            )
+
+
+if __name__ == "__main__":
+    main()
