@@ -14,44 +14,42 @@ from _harness import Api, backends, make_org, serve
 from jobtrail.domain.batches import parse_batch
 from jobtrail.domain.materialise import fold
 from jobtrail.store.schema import events as events_table
+from jobtrail.store.schema import log_chunks
 
 TOTAL = 60_000
 BATCH = 1_000
 CLIENTS = 4
 
 
+def _event(run: int, t: datetime, kind: str, offset: float, **fields: Any) -> dict[str, Any]:
+    return {
+        "eventId": str(uuid.uuid4()),
+        "timestamp": (t + timedelta(seconds=offset)).isoformat().replace("+00:00", "Z"),
+        "kind": kind,
+        "job": {"name": f"job-{run % 20}", "environment": "com.acme-prod1"},
+        "runKey": f"run-{run}",
+        **fields,
+    }
+
+
 def realistic_events(total: int) -> list[dict[str, Any]]:
-    """Runs of a five-step DAG: run and step state changes plus log chunks of a few hundred bytes."""
+    """Runs of a five-step DAG: run and step state changes, and log chunks of ~250 bytes."""
     out: list[dict[str, Any]] = []
     start = datetime.now(UTC) - timedelta(hours=30)
     steps = ["git-clone-cache", "extract", "transform", "run-dbt", "publish"]
     run = 0
     while len(out) < total:
-        key = f"run-{run}"
         t = start + timedelta(seconds=run * 2)
-
-        def ev(kind: str, offset: float, **fields: Any) -> dict[str, Any]:
-            return {
-                "eventId": str(uuid.uuid4()),
-                "timestamp": (t + timedelta(seconds=offset)).isoformat().replace("+00:00", "Z"),
-                "kind": kind,
-                "job": {"name": f"job-{run % 20}", "environment": "com.acme-prod1"},
-                "runKey": key,
-                **fields,
-            }
-
-        out.append(ev("run", 0, state="RUNNING"))
+        out.append(_event(run, t, "run", 0, state="RUNNING"))
         for i, name in enumerate(steps):
-            deps = [steps[i - 1]] if i else []
-            step = {"name": name, "dependencies": deps}
-            out.append(ev("step", i, step=step, state="RUNNING", attempt=1))
+            step = {"name": name, "dependencies": [steps[i - 1]] if i else []}
+            out.append(_event(run, t, "step", i, step=step, state="RUNNING", attempt=1))
             for seq in range(2):
                 data = f"{name}: processed batch {seq} of table analytics.events_{seq}\n" * 4
-                out.append(
-                    ev("log", i + 0.2, step={"name": name}, stream="stdout", data=data, seq=seq)
-                )
-            out.append(ev("step", i + 0.5, step=step, state="SUCCEEDED", exitCode=0))
-        out.append(ev("run", 6, state="SUCCEEDED"))
+                log = {"step": {"name": name}, "stream": "stdout", "data": data, "seq": seq}
+                out.append(_event(run, t, "log", i + 0.2, **log))
+            out.append(_event(run, t, "step", i + 0.5, step=step, state="SUCCEEDED", exitCode=0))
+        out.append(_event(run, t, "run", 6, state="SUCCEEDED"))
         run += 1
     return out[:total]
 
@@ -72,18 +70,18 @@ def http_rate(api: Api, events: list[dict[str, Any]]) -> float:
 
 
 def baseline_rate(engine: Any, org_id: str, events: list[dict[str, Any]]) -> float:
-    """The same event rows, inserted with executemany in transactions of one batch each."""
-    rows = fold(org_id, parse_batch({"events": events[:BATCH]})).events
-    batches = [
-        fold(org_id, parse_batch({"events": events[i : i + BATCH]})).events
-        for i in range(0, len(events), BATCH)
-    ]
-    del rows
-    stmt = events_table.insert()
+    """The rows the API stores for these events (state changes into `events`, log chunks into
+    `log_chunks`), inserted with SQLAlchemy executemany, one transaction per batch, no checks."""
+    batches = []
+    for i in range(0, len(events), BATCH):
+        folded = fold(org_id, parse_batch({"events": events[i : i + BATCH]}))
+        chunks = [{**c.__dict__, "size": len(c.data)} for c in folded.chunks.values()]
+        batches.append((folded.events, chunks))
     began = time.perf_counter()
-    for batch in batches:
+    for rows, chunks in batches:
         with engine.begin() as conn:
-            conn.execute(stmt, batch)
+            conn.execute(events_table.insert(), rows)
+            conn.execute(log_chunks.insert(), chunks)
     return len(events) / (time.perf_counter() - began)
 
 

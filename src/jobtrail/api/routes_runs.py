@@ -12,7 +12,7 @@ from jobtrail.api.auth import OrgId, Reader
 from jobtrail.api.context import AppContext, get_context
 from jobtrail.api.schemas import ERROR_RESPONSES, RunDetail, RunSummary, StepDetail, StepSummary
 from jobtrail.api.serialise import (
-    run_sort_key,
+    run_list,
     run_summary,
     state_change,
     step_sort_key,
@@ -55,12 +55,11 @@ def _list_runs(
         and (filters["environment"] is None or r.environment == filters["environment"])
         and (filters["state"] is None or r.state == filters["state"])
     ]
-    rows.sort(key=run_sort_key)
     headers = {}
     if result.truncated and result.oldest_kept_ts is not None:
         headers["X-Jobtrail-Truncated"] = "true"
         headers["X-Jobtrail-Oldest-Event"] = format_ts(result.oldest_kept_ts)
-    return json_response([run_summary(r) for r in rows], headers)
+    return json_response(run_list(rows), headers)
 
 
 @router.get(

@@ -4,7 +4,7 @@ from typing import Any
 
 import orjson
 
-from jobtrail.domain.states import is_terminal
+from jobtrail.domain.states import TERMINAL, is_terminal
 from jobtrail.domain.timefmt import format_duration, format_ts
 
 
@@ -24,26 +24,56 @@ def _duration(start: int | None, end: int | None) -> str | None:
     return format_duration(max(0, end - start))
 
 
+class _Stamps(dict[int, str]):
+    """Formatted timestamps of one response: a run's endTime is usually its lastUpdated too."""
+
+    def __missing__(self, us: int) -> str:
+        text = self[us] = format_ts(us)
+        return text
+
+
 def run_summary(row: Any) -> dict[str, Any]:
-    start, end = _times(row)
-    return {
-        "runId": row.run_id,
-        "jobId": row.job_id,
-        "jobName": row.job_name,
-        "environment": row.environment,
-        "state": row.state,
-        "startTime": _ts(start),
-        "endTime": _ts(end),
+    return _run_summary(row, _Stamps())[1]
+
+
+def _run_summary(row: Any, stamps: _Stamps) -> tuple[tuple[int, str, str, str], dict[str, Any]]:
+    """A run's summary and its sort key, from one pass over the row (listings make thousands)."""
+    (
+        run_id,
+        job_id,
+        job_name,
+        environment,
+        run_key,
+        state,
+        state_ts,
+        first_event_ts,
+        first_running_ts,
+        last_ts,
+    ) = row
+    start = first_running_ts if first_running_ts is not None else first_event_ts
+    end = state_ts if state in TERMINAL and state_ts >= 0 else None
+    summary = {
+        "runId": run_id,
+        "jobId": job_id,
+        "jobName": job_name,
+        "environment": environment,
+        "state": state,
+        "startTime": None if start is None else stamps[start],
+        "endTime": None if end is None else stamps[end],
         "duration": _duration(start, end),
-        "lastUpdated": _ts(row.last_ts),
+        "lastUpdated": stamps[last_ts] if last_ts >= 0 else None,
     }
+    order = -(start if start is not None else -(2**62))
+    return (order, job_name, environment, run_key), summary
 
 
-def run_sort_key(row: Any) -> tuple[int, str, str, str]:
-    """Newest startTime first; runs without one last; ties by job, environment and the
-    reporter's run key, so the order is stable and the same wherever the events came from."""
-    start, _ = _times(row)
-    return (-(start if start is not None else -(2**62)), row.job_name, row.environment, row.run_key)
+def run_list(rows: list[Any]) -> list[dict[str, Any]]:
+    """Summaries, newest startTime first (runs without one last); ties by job, environment and
+    the reporter's run key, so the order is stable and the same wherever the events came from."""
+    stamps = _Stamps()
+    keyed = [_run_summary(row, stamps) for row in rows]
+    keyed.sort(key=lambda pair: pair[0])
+    return [summary for _, summary in keyed]
 
 
 def step_summary(row: Any) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """Timestamps as integer microseconds since the epoch (UTC), and their RFC 3339 / ISO 8601 text."""
 
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROS = 1_000_000
@@ -17,30 +18,39 @@ def from_micros(us: int) -> datetime:
     return _EPOCH + timedelta(microseconds=us)
 
 
+_MINUTE = 60 * MICROS
+
+
+@lru_cache(maxsize=65_536)
+def _minute(minutes: int) -> str:
+    """`2026-11-27T10:04:` for a minute since the epoch."""
+    return (_EPOCH + timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:")
+
+
 def format_ts(us: int) -> str:
-    """RFC 3339 in UTC with `Z`; fractional seconds only when present."""
-    dt = from_micros(us)
-    if dt.microsecond:
-        return dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    """RFC 3339 in UTC with `Z`; fractional seconds only when present. Listings format tens of
+    thousands of these, so the date-hour-minute part comes from a cache."""
+    minutes, rest = divmod(us, _MINUTE)
+    seconds, micros = divmod(rest, MICROS)
+    if micros:
+        return f"{_minute(minutes)}{seconds:02d}.{micros:06d}Z"
+    return f"{_minute(minutes)}{seconds:02d}Z"
 
 
 def format_duration(us: int) -> str:
     """ISO 8601 duration such as `PT4M12S` (hours are not folded into days)."""
-    sign = "-" if us < 0 else ""
-    us = abs(us)
+    if us < 0:
+        return "-" + format_duration(-us)
     seconds, micros = divmod(us, MICROS)
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
-    parts = []
+    text = "PT"
     if hours:
-        parts.append(f"{hours}H")
+        text += f"{hours}H"
     if minutes:
-        parts.append(f"{minutes}M")
-    if secs or micros or not parts:
-        if micros:
-            frac = f"{micros:06d}".rstrip("0")
-            parts.append(f"{secs}.{frac}S")
-        else:
-            parts.append(f"{secs}S")
-    return f"{sign}PT{''.join(parts)}"
+        text += f"{minutes}M"
+    if micros:
+        return text + f"{secs}.{micros:06d}".rstrip("0") + "S"
+    if secs or len(text) == 2:
+        return text + f"{secs}S"
+    return text

@@ -4,7 +4,18 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, create_engine, event, text
+from sqlalchemy import (
+    ARRAY,
+    Connection,
+    Engine,
+    String,
+    Table,
+    any_,
+    bindparam,
+    create_engine,
+    event,
+    text,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -31,9 +42,6 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA synchronous=FULL")  # a 200 means the batch is on disk
-        # A bigger page cache and memory-mapped reads keep B-tree inserts off the disk path.
-        cursor.execute("PRAGMA cache_size=-65536")
-        cursor.execute("PRAGMA mmap_size=268435456")
         cursor.execute("PRAGMA temp_store=MEMORY")
         # Checkpoint every ~64 MiB of WAL: one checkpoint then absorbs pages many batches dirtied.
         cursor.execute("PRAGMA wal_autocheckpoint=16000")
@@ -98,6 +106,19 @@ def _compiled(stmt: Any, dialect: Any, keys: tuple[str, ...]) -> tuple[str, tupl
         order = tuple(compiled.positiontup) if compiled.positional else None
         hit = _COMPILED[cache_key] = (str(compiled), order)
     return hit
+
+
+def joins_subqueries_well(dialect: str) -> bool:
+    """Whether `x IN (SELECT ... LIMIT n)` gets a good plan whatever the table statistics.
+    SQLite builds a one-off index on the subquery; PostgreSQL, on tables not yet analysed,
+    may re-run the subquery once per outer row, so there we fetch the ids first."""
+    return dialect == "sqlite"
+
+
+def in_bound_list(column: Any, name: str) -> Any:
+    """`column = ANY(:name)` with the whole list bound as ONE array parameter (PostgreSQL): no
+    per-id SQL rendering, and the plan is a primary-key lookup."""
+    return column == any_(bindparam(name, type_=ARRAY(String)))
 
 
 @contextmanager

@@ -8,7 +8,8 @@ from sqlalchemy import Engine, select
 
 from jobtrail.store.schema import log_chunks
 
-_FETCH = 64  # chunks per round trip when streaming
+_FETCH_BYTES = 4 * 1024 * 1024  # per round trip when streaming: bounds the memory of a read
+_FETCH_TAIL = 64  # chunks per round trip when reading backwards for `tail`
 
 
 @dataclass(frozen=True)
@@ -37,11 +38,24 @@ def chunk_sizes(engine: Engine, ref: StreamRef) -> list[tuple[int, int]]:
         return [(r.seq, r.size) for r in conn.execute(stmt)]
 
 
-def iter_chunks(engine: Engine, ref: StreamRef, seqs: list[int]) -> Iterator[bytes]:
-    """The data of the given chunks, in order, a few at a time."""
+def _groups(chunks: list[tuple[int, int]]) -> Iterator[list[int]]:
+    """Seqs in groups of at most `_FETCH_BYTES` (at least one chunk each)."""
+    group: list[int] = []
+    size = 0
+    for seq, length in chunks:
+        if group and size + length > _FETCH_BYTES:
+            yield group
+            group, size = [], 0
+        group.append(seq)
+        size += length
+    if group:
+        yield group
+
+
+def iter_chunks(engine: Engine, ref: StreamRef, chunks: list[tuple[int, int]]) -> Iterator[bytes]:
+    """The data of the given (seq, size) chunks, in order, a few MiB at a time."""
     t = log_chunks.c
-    for start in range(0, len(seqs), _FETCH):
-        part = seqs[start : start + _FETCH]
+    for part in _groups(chunks):
         with engine.connect() as conn:
             stmt = (
                 select(t.data)
@@ -56,14 +70,14 @@ def read_range(engine: Engine, ref: StreamRef, offset: int, limit: int | None) -
     """Bytes [offset, offset+limit) of the kept stream, reading only the chunks that hold them."""
     sizes = chunk_sizes(engine, ref)
     end = None if limit is None else offset + limit
-    wanted: list[int] = []
+    wanted: list[tuple[int, int]] = []
     first_start = 0
     pos = 0
     for seq, size in sizes:
         if pos + size > offset and (end is None or pos < end):
             if not wanted:
                 first_start = pos
-            wanted.append(seq)
+            wanted.append((seq, size))
         pos += size
     pos = first_start
     for data in iter_chunks(engine, ref, wanted):
@@ -87,8 +101,8 @@ def read_tail_lines(engine: Engine, ref: StreamRef, lines: int) -> bytes:
     sizes = chunk_sizes(engine, ref)
     collected: list[bytes] = []
     newlines = 0
-    for start in range(len(sizes), 0, -_FETCH):
-        part = [seq for seq, _ in sizes[max(0, start - _FETCH) : start]]
+    for start in range(len(sizes), 0, -_FETCH_TAIL):
+        part = sizes[max(0, start - _FETCH_TAIL) : start]
         for data in reversed(list(iter_chunks(engine, ref, part))):
             collected.append(data)
             newlines += data.count(b"\n")

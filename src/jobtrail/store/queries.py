@@ -2,10 +2,12 @@
 with its id: the window reads at most the kept events plus their runs; a run read, that run."""
 
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, select
 
+from jobtrail.store.dialect import in_bound_list, joins_subqueries_well
 from jobtrail.store.schema import events, log_streams, runs, steps
 
 EVENT_CAP = 10_000
@@ -43,35 +45,60 @@ class WindowResult:
     oldest_kept_ts: int | None
 
 
-_WINDOW_EVENTS = (
-    select(events.c.run_id, events.c.ts)
-    .where(
-        events.c.org_id == bindparam("org"),
-        events.c.ts >= bindparam("start"),
-        events.c.ts < bindparam("end"),
+def _kept_events(cap: int) -> Any:
+    """The newest `cap` state-change events of the window, through ix_events_window."""
+    return (
+        select(events.c.run_id, events.c.ts)
+        .where(
+            events.c.org_id == bindparam("org"),
+            events.c.ts >= bindparam("start"),
+            events.c.ts < bindparam("end"),
+        )
+        .order_by(events.c.ts.desc(), events.c.event_id.desc())
+        .limit(cap)
     )
-    .order_by(events.c.ts.desc(), events.c.event_id.desc())
-    .limit(bindparam("cap"))
-)
 
-_RUNS_BY_ID = select(*RUN_COLUMNS).where(
-    runs.c.org_id == bindparam("org"), runs.c.run_id.in_(bindparam("ids", expanding=True))
-)
+
+@cache
+def _window_statements(cap: int) -> tuple[Any, Any, Any, Any]:
+    kept = _kept_events(cap).subquery("kept")
+    run_ids = select(kept.c.run_id).distinct()
+    runs_of_kept = select(*RUN_COLUMNS).where(
+        runs.c.org_id == bindparam("org"), runs.c.run_id.in_(select(kept.c.run_id))
+    )
+    runs_by_id = select(*RUN_COLUMNS).where(
+        runs.c.org_id == bindparam("org"), in_bound_list(runs.c.run_id, "ids")
+    )
+    # Rows cap-1 and cap: the first is the oldest kept event, the second exists when trimmed.
+    boundary = (
+        select(events.c.ts)
+        .where(
+            events.c.org_id == bindparam("org"),
+            events.c.ts >= bindparam("start"),
+            events.c.ts < bindparam("end"),
+        )
+        .order_by(events.c.ts.desc(), events.c.event_id.desc())
+        .limit(2)
+        .offset(cap - 1)
+    )
+    return runs_of_kept, run_ids, runs_by_id, boundary
 
 
 def window_runs(
     engine: Engine, org_id: str, start: int, end: int, cap: int = EVENT_CAP
 ) -> WindowResult:
     """Runs that own at least one of the latest `cap` state-change events in [start, end)."""
+    runs_of_kept, run_ids, runs_by_id, boundary = _window_statements(cap)
+    params = {"org": org_id, "start": start, "end": end}
     with engine.connect() as conn:
-        rows = conn.execute(
-            _WINDOW_EVENTS, {"org": org_id, "start": start, "end": end, "cap": cap + 1}
-        ).all()
-        truncated = len(rows) > cap
-        kept = rows[:cap]
-        ids = list(dict.fromkeys(r[0] for r in kept))
-        found = conn.execute(_RUNS_BY_ID, {"org": org_id, "ids": ids}).all() if ids else []
-    return WindowResult(list(found), truncated, kept[-1][1] if truncated else None)
+        edge = conn.execute(boundary, params).scalars().all()
+        if joins_subqueries_well(conn.dialect.name):
+            found = conn.execute(runs_of_kept, params).all()
+        else:
+            ids = list(conn.execute(run_ids, params).scalars())
+            found = conn.execute(runs_by_id, {"org": org_id, "ids": ids}).all() if ids else []
+    truncated = len(edge) == 2
+    return WindowResult(list(found), truncated, edge[0] if truncated else None)
 
 
 def get_run(conn: Connection, org_id: str, run_id: str) -> Any | None:

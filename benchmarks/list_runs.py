@@ -1,0 +1,114 @@
+"""Listing at the cap: a 96-hour window holding more than 10,000 events (about 2,000 runs).
+p50/p95 of `GET .../runs` over HTTP against the raw SQL that returns the same rows.
+Target on SQLite: p50 at most 50 ms, ratio at most 3."""
+
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+from _harness import Api, backends, make_org, percentile, serve
+from sqlalchemy import Engine, text
+
+RUNS = 2_100
+ROUNDS = 60
+
+
+def window_events() -> list[dict[str, Any]]:
+    """2,100 runs of two steps spread over the last 95 hours: 6 state events each."""
+    now = datetime.now(UTC)
+    out = []
+    for r in range(RUNS):
+        t = now - timedelta(hours=95) + timedelta(seconds=r * 95 * 3600 / RUNS)
+        job = {"name": f"job-{r % 25}", "environment": f"env-{r % 3}"}
+
+        def ev(
+            kind: str,
+            offset: int,
+            fields: dict[str, Any],
+            t: datetime = t,
+            job: dict[str, str] = job,
+            r: int = r,
+        ) -> dict[str, Any]:
+            stamp = (t + timedelta(seconds=offset)).isoformat().replace("+00:00", "Z")
+            return {
+                "eventId": str(uuid.uuid4()),
+                "timestamp": stamp,
+                "kind": kind,
+                "job": job,
+                "runKey": f"run-{r}",
+                **fields,
+            }
+
+        out += [
+            ev("run", 0, {"state": "RUNNING"}),
+            ev("step", 1, {"step": {"name": "a", "dependencies": []}, "state": "RUNNING"}),
+            ev("step", 20, {"step": {"name": "a"}, "state": "SUCCEEDED", "exitCode": 0}),
+            ev("step", 21, {"step": {"name": "b", "dependencies": ["a"]}, "state": "RUNNING"}),
+            ev("step", 50, {"step": {"name": "b"}, "state": "SUCCEEDED", "exitCode": 0}),
+            ev("run", 51, {"state": "SUCCEEDED"}),
+        ]
+    return out
+
+
+# The natural single statement; timed after ANALYZE, as a production database has statistics.
+RAW_SQL = """
+SELECT r.run_id, r.job_id, r.job_name, r.environment, r.run_key, r.state, r.state_ts,
+       r.first_event_ts, r.first_running_ts, r.last_ts
+FROM runs r WHERE r.org_id = :org AND r.run_id IN (
+  SELECT run_id FROM (
+    SELECT run_id FROM events WHERE org_id = :org AND ts >= :start AND ts < :end
+    ORDER BY ts DESC, event_id DESC LIMIT 10000) kept)
+"""
+
+
+def raw_sql_ms(engine: Engine, org_id: str) -> list[float]:
+    end = int(time.time() * 1_000_000)
+    start = end - 96 * 3600 * 1_000_000
+    times = []
+    for _ in range(ROUNDS):
+        began = time.perf_counter()
+        with engine.connect() as conn:
+            rows = conn.execute(text(RAW_SQL), {"org": org_id, "start": start, "end": end}).all()
+        times.append((time.perf_counter() - began) * 1000)
+    assert len(rows) > 1500
+    return times
+
+
+def http_ms(api: Api) -> tuple[list[float], int, bool]:
+    """Request sent to last byte received (the client's own JSON parsing is not timed)."""
+    times = []
+    for _ in range(ROUNDS):
+        began = time.perf_counter()
+        resp = api.runs("PT-96H", "PT0S")
+        times.append((time.perf_counter() - began) * 1000)
+    body = orjson.loads(resp.content)
+    return times, len(body), resp.headers.get("x-jobtrail-truncated") == "true"
+
+
+def main() -> None:
+    events = window_events()
+    print(f"listing: {len(events)} events, {RUNS} runs in a 96-hour window; {ROUNDS} requests")
+    for name, backend in backends():
+        with backend() as db_url, serve(db_url) as (server, engine):  # type: ignore[operator]
+            org = make_org(engine)
+            api = Api(server, org, "ingest")
+            for i in range(0, len(events), 5000):
+                api.ingest(events[i : i + 5000])
+            with engine.connect() as conn:
+                conn.execute(text("ANALYZE"))
+                conn.commit()
+            http, count, truncated = http_ms(api)
+            raw = raw_sql_ms(engine, org.id)
+            api.close()
+            p50, p95, raw50 = percentile(http, 50), percentile(http, 95), percentile(raw, 50)
+            target = "  (target p50 <= 50 ms, ratio <= 3)" if name == "sqlite" else ""
+            print(
+                f"  {name:8s} {count} runs (truncated={truncated})  HTTP p50 {p50:.1f} ms "
+                f"p95 {p95:.1f} ms   raw SQL p50 {raw50:.1f} ms   ratio {p50 / raw50:.2f}{target}"
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,119 @@
+"""Step detail with 1 MiB of stdout: p50 of `GET .../steps/{step}` (target at most 20 ms).
+The full-log endpoint streaming a 100 MiB log: the server's memory growth (target under 50 MiB)."""
+
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from _harness import Api, backends, make_org, percentile, rss_kib, serve
+
+ROUNDS = 50
+CHUNK = 1024 * 1024
+BIG_MIB = 100
+
+
+def _log_events(run_key: str, step: str, chunks: int, chunk: str) -> list[dict[str, Any]]:
+    t = datetime.now(UTC) - timedelta(minutes=30)
+    job = {"name": "bench", "environment": "prod"}
+    stamp = t.isoformat().replace("+00:00", "Z")
+    head = {"eventId": str(uuid.uuid4()), "timestamp": stamp, "kind": "step", "job": job}
+    out = [{**head, "runKey": run_key, "step": {"name": step}, "state": "RUNNING"}]
+    for seq in range(chunks):
+        out.append(
+            {
+                "eventId": str(uuid.uuid4()),
+                "timestamp": stamp,
+                "kind": "log",
+                "job": job,
+                "runKey": run_key,
+                "step": {"name": step},
+                "stream": "stdout",
+                "data": chunk,
+                "seq": seq,
+            }
+        )
+    return out
+
+
+def _run_id(api: Api, run_key: str) -> str:
+    for run in api.runs("PT-2H", "PT0S").json():
+        detail = api.get(f"/jobs/v1/runs/{run['runId']}").json()
+        if detail["steps"] and detail["steps"][0]["name"] == run_key:
+            return str(run["runId"])
+    raise LookupError(run_key)
+
+
+def detail_p50(api: Api) -> tuple[float, float, int]:
+    line = "model orders_daily: 1234 rows inserted in 0.52s ... OK\n"
+    chunk = (line * (64 * 1024 // len(line) + 1))[: 64 * 1024]
+    api.ingest(_log_events("detail", "detail", 16, chunk))  # 1 MiB in 64 KiB chunks
+    run_id = _run_id(api, "detail")
+    times = []
+    for _ in range(ROUNDS):
+        began = time.perf_counter()
+        resp = api.get(f"/jobs/v1/runs/{run_id}/steps/detail")
+        times.append((time.perf_counter() - began) * 1000)
+    return percentile(times, 50), percentile(times, 95), len(resp.json()["stdout"])
+
+
+def load_big_log(api: Api) -> str:
+    chunk = ("x" * 127 + "\n") * (CHUNK // 128)
+    events = _log_events("big", "big", BIG_MIB, chunk)
+    for i in range(0, len(events), 8):  # 8 MiB per request, under the 10 MiB limit
+        api.ingest(events[i : i + 8])
+    return _run_id(api, "big")
+
+
+def stream_growth(api: Api, pid: int, run_id: str) -> tuple[int, float, float]:
+    """Streams from a server process that has done nothing else, so the growth is the read's."""
+    api.get(f"/jobs/v1/runs/{run_id}")  # warm up: connections, code paths
+    time.sleep(0.5)
+    before = rss_kib(pid)
+    peak = [before]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], rss_kib(pid))
+            time.sleep(0.005)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    received = 0
+    began = time.perf_counter()
+    url = f"{api.prefix}/jobs/v1/runs/{run_id}/steps/big/logs/stdout"
+    with api.http.stream("GET", url, headers={"Authorization": f"Bearer {api.token}"}) as resp:
+        for part in resp.iter_bytes():
+            received += len(part)
+    elapsed = time.perf_counter() - began
+    done.set()
+    sampler.join()
+    return received, (peak[0] - before) / 1024, received / elapsed / 1024 / 1024
+
+
+def main() -> None:
+    print(f"step detail with 1 MiB of stdout ({ROUNDS} requests); full log of {BIG_MIB} MiB")
+    for name, backend in backends():
+        cap = str(200 * 1024 * 1024)
+        with backend() as db_url:  # type: ignore[operator]
+            with serve(db_url, JOBTRAIL_LOG_STREAM_CAP=cap) as (server, engine):
+                org = make_org(engine)
+                api = Api(server, org, "ingest")
+                p50, p95, size = detail_p50(api)
+                run_id = load_big_log(api)
+                api.close()
+            with serve(db_url) as (fresh, _engine):
+                api = Api(fresh, org, "read")
+                received, growth, rate = stream_growth(api, fresh.process.pid, run_id)
+                api.close()
+            print(
+                f"  {name:8s} detail p50 {p50:.1f} ms p95 {p95:.1f} ms ({size} chars, target p50 "
+                f"<= 20 ms)   full log {received / 1024 / 1024:.0f} MiB at {rate:.0f} MiB/s, "
+                f"server RSS growth {growth:.1f} MiB (target < 50 MiB)"
+            )
+
+
+if __name__ == "__main__":
+    main()
