@@ -1,6 +1,6 @@
 """Writing a batch of events: atomic, idempotent on eventId, merged by the materialisation rule."""
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -38,7 +38,7 @@ def ingest(engine: Engine, org_id: str, batch: Sequence[Event], stream_cap: int)
         try:
             with write_transaction(engine) as conn:
                 folded = optimistic
-                if not _insert_all_new(conn, folded.events):
+                if not _insert_all_or_nothing(conn, _events_insert_ignore, folded.events):
                     state_ids = [i for i, e in unique.items() if e.kind != "log"]
                     known = _known_event_ids(conn, org_id, state_ids)
                     folded = fold(org_id, [e for i, e in unique.items() if i not in known])
@@ -52,13 +52,15 @@ def ingest(engine: Engine, org_id: str, batch: Sequence[Event], stream_cap: int)
     raise AssertionError("unreachable")
 
 
-def _insert_all_new(conn: Connection, rows: list[dict[str, object]]) -> bool:
-    """Insert the event rows if none of them is stored yet; else change nothing, say False."""
+def _insert_all_or_nothing(
+    conn: Connection, statement: Callable[[str], Any], rows: Sequence[dict[str, Any]]
+) -> bool:
+    """Insert the rows if none of them is stored yet (the usual case, one statement); else
+    change nothing and say False, so the caller takes the slower, exact path."""
     if not rows:
         return True
     savepoint = conn.begin_nested()
-    inserted = executemany(conn, _events_insert_ignore(conn.dialect.name), rows)
-    if inserted == len(rows):
+    if executemany(conn, statement(conn.dialect.name), rows) == len(rows):
         savepoint.commit()
         return True
     savepoint.rollback()
@@ -194,7 +196,7 @@ def _write_logs(conn: Connection, chunks: list[LogChunk], cap: int) -> int:
         for c in chunks
         if not _in_dropped_gap(stats.get((c.run_id, c.step_name, c.stream)), c.seq)
     ]
-    if not _insert_all_new_chunks(conn, rows):
+    if not _insert_all_or_nothing(conn, _chunks_insert_ignore, rows):
         present = _present_seqs(conn, org_id, run_ids, sorted({c.seq for c in chunks}))
         rows = [
             r for r in rows if (r["run_id"], r["step_name"], r["stream"], r["seq"]) not in present
@@ -215,17 +217,6 @@ def _in_dropped_gap(stat: tuple[int, int, int | None, int | None] | None, seq: i
     if stat is None or stat[2] is None or stat[3] is None:
         return False
     return stat[2] <= seq <= stat[3]
-
-
-def _insert_all_new_chunks(conn: Connection, rows: list[dict[str, Any]]) -> bool:
-    if not rows:
-        return True
-    savepoint = conn.begin_nested()
-    if executemany(conn, _chunks_insert_ignore(conn.dialect.name), rows) == len(rows):
-        savepoint.commit()
-        return True
-    savepoint.rollback()
-    return False
 
 
 @cache
