@@ -43,9 +43,9 @@ class Server:
             self.process.wait()
 
 
-def start_server(db_url: str, log: Path, **env: str) -> Server:
-    """`jobtrail serve` as a subprocess on a free loopback port, ready when /readyz answers."""
-    port = free_port()
+def start_server(db_url: str, log: Path, port: int | None = None, **env: str) -> Server:
+    """`jobtrail serve` as a subprocess on a loopback port, ready when /readyz answers."""
+    port = port or free_port()
     environ = {
         **os.environ,
         "JOBTRAIL_SECRET": SECRET,
@@ -53,7 +53,7 @@ def start_server(db_url: str, log: Path, **env: str) -> Server:
         **env,
     }
     cmd = [sys.executable, "-m", "jobtrail.cli", "serve", "--db", db_url, "--port", str(port)]
-    with log.open("wb") as out:
+    with log.open("ab") as out:
         proc = subprocess.Popen(cmd, env=environ, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60

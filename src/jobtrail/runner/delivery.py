@@ -1,0 +1,144 @@
+"""Background delivery of a run's events, in order. While the destination answers, batches go
+straight to it; once it fails, every event goes through the durable spool until the spool is
+drained again, so the order holds and nothing is lost however long the outage."""
+
+import logging
+import queue
+import threading
+from typing import Any
+
+from jobtrail.runner.sinks import RetryLater, Sink
+from jobtrail.runner.spool import Spool
+
+log = logging.getLogger("jobtrail.runner")
+
+MAX_EVENTS = 1000
+MAX_BYTES = 4 * 1024 * 1024
+LINGER = 0.2
+MAX_BACKOFF = 10.0
+
+
+def _size(event: dict[str, Any]) -> int:
+    return len(event.get("data") or "") + 400
+
+
+class Delivery:
+    def __init__(self, sink: Sink, spool: Spool | None) -> None:
+        self._sink = sink
+        self._spool = spool
+        self._queue: queue.Queue[dict[str, Any]] = queue.Queue()
+        self._closing = threading.Event()
+        self._abort = threading.Event()
+        self._held: list[dict[str, Any]] = []  # a failed batch when there is no spool
+        self._thread = threading.Thread(target=self._loop, name="jobtrail-delivery", daemon=True)
+        self.delivered = 0
+        self.dropped = 0
+
+    def start(self) -> "Delivery":
+        self._thread.start()
+        return self
+
+    def emit(self, event: dict[str, Any]) -> None:
+        self._queue.put(event)
+
+    def close(self, timeout: float) -> bool:
+        """Wait up to `timeout` seconds for delivery; spool what is left. True when all went."""
+        self._closing.set()
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            self._abort.set()
+            self._thread.join()
+        leftover = self._held + self._drain_queue(10**9)
+        if leftover and self._spool is not None:
+            self._spool.append(leftover)
+        elif leftover:
+            self.dropped += len(leftover)
+            log.error("%d events could not be delivered and there is no spool", len(leftover))
+        self._sink.close()
+        return not leftover and not (self._spool is not None and self._spool.pending())
+
+    def _drain_queue(self, limit: int) -> list[dict[str, Any]]:
+        batch: list[dict[str, Any]] = []
+        size = 0
+        while len(batch) < MAX_EVENTS and size < limit:
+            try:
+                event = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            batch.append(event)
+            size += _size(event)
+        return batch
+
+    def _take(self) -> list[dict[str, Any]]:
+        try:
+            first = self._queue.get(timeout=LINGER)
+        except queue.Empty:
+            return []
+        return [first, *self._drain_queue(MAX_BYTES - _size(first))]
+
+    def _wait(self, seconds: float) -> None:
+        self._abort.wait(seconds)
+
+    def _loop(self) -> None:
+        backoff = 0.25
+        while not self._abort.is_set():
+            batch = self._held or self._take()
+            self._held = []
+            spooling = self._spool is not None and self._spool.pending()
+            if not batch and not spooling:
+                if self._closing.is_set() and self._queue.empty():
+                    return
+                continue
+            ok = self._through_spool(batch) if spooling else self._direct(batch)
+            if ok:
+                backoff = 0.25
+            else:
+                self._wait(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF)
+
+    def _direct(self, batch: list[dict[str, Any]]) -> bool:
+        try:
+            self._send(batch)
+            return True
+        except RetryLater as exc:
+            log.warning("delivery failed (%s); spooling", exc)
+            if self._spool is not None:
+                self._spool.append(batch)
+            else:
+                self._held = batch
+            return False
+
+    def _through_spool(self, batch: list[dict[str, Any]]) -> bool:
+        assert self._spool is not None
+        self._spool.append(batch)
+        try:
+            for events, offset in self._spool.batches(MAX_EVENTS, MAX_BYTES):
+                self._send(events)
+                self._spool.commit(offset)
+                if self._abort.is_set():
+                    return False
+        except RetryLater as exc:
+            log.warning("delivery still failing (%s)", exc)
+            return False
+        self._spool.remove_if_delivered()
+        return True
+
+    def _send(self, batch: list[dict[str, Any]]) -> None:
+        try:
+            self._sink.deliver(batch)
+        except (ValueError, PermissionError) as exc:  # refused for good: retrying cannot help
+            log.error("events refused, dropped: %s", exc)
+            self.dropped += len(batch)
+            return
+        self.delivered += len(batch)
+
+
+def flush_spool(spool: Spool, sink: Sink) -> int:
+    """Deliver what a spool holds (`jobtrail flush`); returns the number of events sent."""
+    sent = 0
+    for events, offset in spool.batches(MAX_EVENTS, MAX_BYTES):
+        sink.deliver(events)
+        spool.commit(offset)
+        sent += len(events)
+    spool.remove_if_delivered()
+    return sent

@@ -1,0 +1,268 @@
+"""Runs a job's DAG: independent steps in parallel, stdout and stderr streamed in chunks, every
+state change reported, downstream of a failure SKIPPED, timeouts and cancellation killing whole
+process groups, retries with increasing attempt numbers."""
+
+import asyncio
+import codecs
+import contextlib
+import os
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jobtrail.domain.dag import downstream, layers
+from jobtrail.runner.events import EventFactory
+from jobtrail.runner.spec import JobSpec, StepSpec
+
+Emit = Callable[[dict[str, Any]], None]
+
+
+@dataclass
+class RunOptions:
+    parallel: int = 4
+    workdir: Path = field(default_factory=Path.cwd)
+    tmp_dir: Path = field(default_factory=Path.cwd)
+    chunk_interval: float = 0.5
+    chunk_bytes: int = 64 * 1024
+    kill_grace: float = 5.0
+    pipe_grace: float = 5.0  # how long to wait for output after the command has exited
+
+
+class _Chunker:
+    """One output stream of a step: decoded incrementally (never a broken character), sent as a
+    log event about every `interval` seconds or `limit` bytes, numbered by `seq`."""
+
+    def __init__(
+        self, emit: Emit, events: EventFactory, step: str, stream: str, limit: int
+    ) -> None:
+        self._emit, self._events, self._step, self._stream = emit, events, step, stream
+        self._limit = limit
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._buffer: list[str] = []
+        self._size = 0
+        self.seq = 0
+
+    def feed(self, data: bytes) -> None:
+        text = self._decoder.decode(data)
+        if text:
+            self._buffer.append(text)
+            self._size += len(data)
+        if self._size >= self._limit:
+            self.flush()
+
+    def flush(self, final: bool = False) -> None:
+        if final:
+            tail = self._decoder.decode(b"", final=True)
+            if tail:
+                self._buffer.append(tail)
+        if not self._buffer:
+            return
+        text = "".join(self._buffer)
+        self._buffer, self._size = [], 0
+        for start in range(0, len(text), self._limit):  # bounded event size
+            piece = text[start : start + self._limit]
+            self._emit(self._events.log(self._step, self._stream, piece, self.seq))
+            self.seq += 1
+
+
+class RunExecutor:
+    def __init__(
+        self, spec: JobSpec, events: EventFactory, emit: Emit, options: RunOptions
+    ) -> None:
+        self.spec = spec
+        self.events = events
+        self.emit = emit
+        self.options = options
+        self._steps = {s.name: s for s in spec.steps}
+        self._state: dict[str, str] = {}
+        self._tasks: dict[str, asyncio.Task[str]] = {}
+        self._chunkers: dict[tuple[str, str], _Chunker] = {}
+        self._cancelled = False
+
+    def cancel(self) -> None:
+        """Stop the run: running steps are killed and reported CANCELLED, the rest too."""
+        self._cancelled = True
+        for task in self._tasks.values():
+            task.cancel()
+
+    async def run(self) -> str:
+        self.emit(self.events.run("RUNNING"))
+        order = [name for layer in layers(self.spec.dependencies) for name in layer]
+        for name in order:
+            deps = list(self._steps[name].needs)
+            self.emit(self.events.step(name, "PENDING", dependencies=deps))
+        gate = asyncio.Semaphore(max(1, self.options.parallel))
+        while True:
+            self._start_ready(order, gate)
+            active = [t for t in self._tasks.values() if not t.done()]
+            if not active:
+                break
+            await asyncio.wait(active, return_when=asyncio.FIRST_COMPLETED)
+            self._collect()
+        for name in order:  # never started: cancelled, or skipped after a failure
+            if name not in self._state:
+                self._finish(name, "CANCELLED" if self._cancelled else "SKIPPED")
+        final = self._final_state()
+        self.emit(self.events.run(final))
+        return final
+
+    def _final_state(self) -> str:
+        if self._cancelled:
+            return "CANCELLED"
+        return "SUCCEEDED" if all(s == "SUCCEEDED" for s in self._state.values()) else "FAILED"
+
+    def _start_ready(self, order: list[str], gate: asyncio.Semaphore) -> None:
+        if self._cancelled:
+            return
+        for name in order:
+            if name in self._tasks or name in self._state:
+                continue
+            needs = self._steps[name].needs
+            if all(self._state.get(d) == "SUCCEEDED" for d in needs):
+                self._tasks[name] = asyncio.create_task(self._guarded(name, gate))
+
+    def _collect(self) -> None:
+        for name, task in self._tasks.items():
+            if task.done() and name not in self._state:
+                state = "CANCELLED" if task.cancelled() else task.result()
+                self._state[name] = state
+                if state != "SUCCEEDED" and not self._cancelled:
+                    for child in sorted(downstream(self.spec.dependencies, name)):
+                        if child not in self._tasks and child not in self._state:
+                            self._finish(
+                                child, "SKIPPED", f"upstream step {name!r} {state.lower()}"
+                            )
+
+    def _finish(self, name: str, state: str, message: str | None = None) -> None:
+        self._state[name] = state
+        self.emit(self.events.step(name, state, message=message))
+
+    async def _guarded(self, name: str, gate: asyncio.Semaphore) -> str:
+        async with gate:
+            if self._cancelled:
+                raise asyncio.CancelledError
+            return await self._step(self._steps[name])
+
+    async def _step(self, step: StepSpec) -> str:
+        attempts = step.retries + 1
+        for attempt in range(1, attempts + 1):
+            self.emit(self.events.step(step.name, "RUNNING", attempt=attempt))
+            try:
+                code, message = await self._attempt(step, attempt)
+            except asyncio.CancelledError:
+                self.emit(
+                    self.events.step(step.name, "CANCELLED", attempt=attempt, message="cancelled")
+                )
+                raise
+            if code == 0:
+                self.emit(self.events.step(step.name, "SUCCEEDED", attempt=attempt, exit_code=0))
+                return "SUCCEEDED"
+            self.emit(
+                self.events.step(
+                    step.name, "FAILED", attempt=attempt, exit_code=code, message=message
+                )
+            )
+        return "FAILED"
+
+    def _environment(self, step: StepSpec, attempt: int) -> dict[str, str]:
+        return {
+            **os.environ,
+            **self.spec.env,
+            **step.env,
+            "JOBTRAIL_JOB": self.spec.job,
+            "JOBTRAIL_ENVIRONMENT": self.spec.environment,
+            "JOBTRAIL_RUN_KEY": self.events.run_key,
+            "JOBTRAIL_STEP": step.name,
+            "JOBTRAIL_ATTEMPT": str(attempt),
+            "JOBTRAIL_RUN_TMP": str(self.options.tmp_dir),
+        }
+
+    def _cwd(self, step: StepSpec) -> Path:
+        return self.options.workdir / step.workdir if step.workdir else self.options.workdir
+
+    def _chunker(self, step: str, stream: str) -> _Chunker:
+        key = (step, stream)
+        if key not in self._chunkers:  # one per stream: seq goes on across attempts
+            self._chunkers[key] = _Chunker(
+                self.emit, self.events, step, stream, self.options.chunk_bytes
+            )
+        return self._chunkers[key]
+
+    async def _attempt(self, step: StepSpec, attempt: int) -> tuple[int, str | None]:
+        assert step.run is not None, "dbt steps are not run by this executor yet"
+        proc = await asyncio.create_subprocess_exec(
+            "/bin/sh",
+            "-c",
+            step.run,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            cwd=self._cwd(step),
+            env=self._environment(step, attempt),
+            start_new_session=True,  # its own process group: a kill reaches grandchildren
+        )
+        out, err = self._chunker(step.name, "stdout"), self._chunker(step.name, "stderr")
+        assert proc.stdout is not None
+        assert proc.stderr is not None
+        pumps = [
+            asyncio.create_task(self._pump(proc.stdout, out)),
+            asyncio.create_task(self._pump(proc.stderr, err)),
+        ]
+        ticker = asyncio.create_task(self._tick(out, err))
+        message = None
+        try:
+            timeout = step.timeout.total_seconds() if step.timeout else None
+            try:
+                await asyncio.wait_for(proc.wait(), timeout)
+            except TimeoutError:
+                message = f"timed out after {step.timeout}; its processes were killed"
+                await self._kill(proc)
+            _, pending = await asyncio.wait(pumps, timeout=self.options.pipe_grace)
+            if pending:  # a background process still holds the pipes open
+                self._signal_group(proc, signal.SIGKILL)
+                await asyncio.wait(pending)
+        except asyncio.CancelledError:
+            await asyncio.shield(self._kill(proc))
+            raise
+        finally:
+            ticker.cancel()
+            out.flush(final=True)
+            err.flush(final=True)
+        code = proc.returncode if proc.returncode is not None else -signal.SIGKILL
+        if message is None and code != 0:
+            message = f"exited with code {code}" if code > 0 else f"killed by signal {-code}"
+        return code, message
+
+    async def _pump(self, stream: asyncio.StreamReader, chunker: _Chunker) -> None:
+        while True:
+            data = await stream.read(65536)
+            if not data:
+                return
+            chunker.feed(data)
+
+    async def _tick(self, *chunkers: _Chunker) -> None:
+        while True:
+            await asyncio.sleep(self.options.chunk_interval)
+            for chunker in chunkers:
+                chunker.flush()
+
+    @staticmethod
+    def _signal_group(proc: asyncio.subprocess.Process, sig: int) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, sig)
+
+    async def _kill(self, proc: asyncio.subprocess.Process) -> None:
+        """SIGTERM to the whole group, SIGKILL after the grace period."""
+        self._signal_group(proc, signal.SIGTERM)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(proc.wait(), self.options.kill_grace)
+        self._signal_group(proc, signal.SIGKILL)  # stragglers in the group, even if the leader left
+        await proc.wait()
+
+
+def new_run_key() -> str:
+    """Sortable and unique enough: the start time plus random digits."""
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + os.urandom(3).hex()

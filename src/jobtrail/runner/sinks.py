@@ -1,0 +1,93 @@
+"""Where a runner's events go: a jobtrail server over HTTP, or a store directly."""
+
+from typing import Any, Protocol
+
+import httpx
+from sqlalchemy import Engine
+
+from jobtrail.domain.batches import parse_batch
+from jobtrail.store.ingest import ingest
+
+
+class RetryLater(Exception):
+    """The destination cannot take the batch now (unreachable, 429, 5xx): try again later."""
+
+
+class Sink(Protocol):
+    def deliver(self, events: list[dict[str, Any]]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class StoreSink:
+    """Straight into a store (`jobtrail run --db`)."""
+
+    def __init__(self, engine: Engine, org_id: str, stream_cap: int) -> None:
+        self._engine = engine
+        self._org_id = org_id
+        self._cap = stream_cap
+
+    def deliver(self, events: list[dict[str, Any]]) -> None:
+        try:
+            ingest(self._engine, self._org_id, parse_batch({"events": events}), self._cap)
+        except Exception as exc:  # a locked or unreachable store: keep the events, retry
+            raise RetryLater(str(exc)) from exc
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+
+class HttpSink:
+    """A jobtrail server's ingestion endpoint, with a token minted from an API key (re-minted
+    once on 401)."""
+
+    def __init__(self, base_url: str, org_id: str, key_id: str | None, key: str) -> None:
+        self._http = httpx.Client(base_url=base_url.rstrip("/"), timeout=30)
+        self._prefix = f"/api/msc/v1/organizations/{org_id}"
+        self._key_id = key_id
+        self._key = key
+        self._token: str | None = None
+
+    def _mint(self) -> str:
+        if self._key_id:
+            path, headers = "/credentials/v3/token", {"X-API-Key-ID": self._key_id}
+        else:
+            path, headers = "/credentials/v2/token", {}
+        resp = self._request(
+            "GET", self._prefix + path, headers={**headers, "X-API-Key": self._key}
+        )
+        if resp.status_code != 200:
+            raise PermissionError(f"the server refused the API key: {resp.text[:200]}")
+        token: str = resp.json()["accessToken"]
+        return token
+
+    def _request(self, method: str, url: str, **kw: Any) -> httpx.Response:
+        try:
+            resp = self._http.request(method, url, **kw)
+        except httpx.HTTPError as exc:
+            raise RetryLater(f"cannot reach the server: {exc}") from exc
+        if resp.status_code == 429 or resp.status_code >= 500:
+            raise RetryLater(f"the server answered {resp.status_code}")
+        return resp
+
+    def deliver(self, events: list[dict[str, Any]]) -> None:
+        for attempt in range(2):
+            if self._token is None:
+                self._token = self._mint()
+            resp = self._request(
+                "POST",
+                self._prefix + "/jobs/v1/events",
+                json={"events": events},
+                headers={"Authorization": f"Bearer {self._token}"},
+            )
+            if resp.status_code == 401 and attempt == 0:
+                self._token = None
+                continue
+            if resp.status_code != 200:
+                raise ValueError(
+                    f"the server rejected events: {resp.status_code} {resp.text[:500]}"
+                )
+            return
+
+    def close(self) -> None:
+        self._http.close()

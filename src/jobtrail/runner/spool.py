@@ -1,0 +1,76 @@
+"""A durable spool: events that could not be delivered yet, appended and fsynced to a JSON-lines
+file, with the offset of what has been delivered kept beside it. Delivery resumes in order, with
+the same eventIds, so nothing is lost and nothing is doubled."""
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+
+class Spool:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._offset_path = path.with_suffix(".offset")
+
+    def append(self, events: list[dict[str, Any]]) -> None:
+        if not events:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        data = b"".join(orjson.dumps(e) + b"\n" for e in events)
+        with self.path.open("ab") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+
+    def offset(self) -> int:
+        try:
+            return int(self._offset_path.read_text() or 0)
+        except (OSError, ValueError):
+            return 0
+
+    def pending(self) -> bool:
+        return self.path.exists() and self.path.stat().st_size > self.offset()
+
+    def batches(
+        self, max_events: int, max_bytes: int
+    ) -> Iterator[tuple[list[dict[str, Any]], int]]:
+        """Undelivered events in order, as (batch, offset after the batch)."""
+        if not self.path.exists():
+            return
+        with self.path.open("rb") as f:
+            f.seek(self.offset())
+            batch: list[dict[str, Any]] = []
+            size = 0
+            for line in f:
+                if not line.endswith(b"\n"):
+                    break  # a line still being written
+                batch.append(orjson.loads(line))
+                size += len(line)
+                if len(batch) >= max_events or size >= max_bytes:
+                    yield batch, f.tell()
+                    batch, size = [], 0
+            if batch:
+                yield batch, f.tell()
+
+    def commit(self, offset: int) -> None:
+        """Remember that everything before `offset` was delivered (fsynced, then renamed)."""
+        tmp = self._offset_path.with_suffix(".offset.tmp")
+        with tmp.open("w") as f:
+            f.write(str(offset))
+            f.flush()
+            os.fsync(f.fileno())
+        tmp.replace(self._offset_path)
+
+    def remove_if_delivered(self) -> bool:
+        if self.path.exists() and not self.pending():
+            self.path.unlink()
+            self._offset_path.unlink(missing_ok=True)
+            return True
+        return not self.path.exists()
+
+
+def spools_in(folder: Path) -> list[Spool]:
+    return [Spool(p) for p in sorted(folder.glob("*.jsonl"))] if folder.is_dir() else []

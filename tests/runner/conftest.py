@@ -1,0 +1,78 @@
+"""Running real jobs with `jobtrail run` against a real server."""
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jobtrail.domain import identity
+from tests.support import Api, Org, Server
+
+
+@dataclass
+class JobRun:
+    proc: subprocess.Popen[str]
+    run_id: str
+    run_key: str
+    events_log: Path
+
+    def wait(self, timeout: float = 120) -> int:
+        return self.proc.wait(timeout)
+
+    def emitted(self) -> list[dict[str, Any]]:
+        import orjson
+
+        return [orjson.loads(line) for line in self.events_log.read_bytes().splitlines()]
+
+
+StartJob = Callable[..., JobRun]
+
+
+@pytest.fixture
+def start_job(tmp_path: Path, org: Org) -> Iterator[StartJob]:
+    made: list[JobRun] = []
+
+    def start(
+        spec: str, server: Server, *args: str, job: str = "test-job", env: str = "test"
+    ) -> JobRun:
+        path = tmp_path / f"{uuid.uuid4().hex[:6]}.yaml"
+        path.write_text(f"job: {job}\nenvironment: {env}\n" + spec)
+        run_key = uuid.uuid4().hex[:10]
+        events_log = tmp_path / f"{run_key}.events"
+        key = org.keys["ingest"]
+        environ = {
+            **os.environ,
+            "JOBTRAIL_ORG": org.id,
+            "JOBTRAIL_API_KEY_ID": key.key.key_id,
+            "JOBTRAIL_API_KEY": key.secret,
+            "JOBTRAIL_SPOOL": str(tmp_path / "spool"),
+        }
+        cmd = [
+            sys.executable, "-m", "jobtrail.cli", "run", str(path), "--server", server.url,
+            "--run-key", run_key, "--events-log", str(events_log), "--workdir", str(tmp_path),
+            *args,
+        ]  # fmt: skip
+        proc = subprocess.Popen(
+            cmd, env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        run_id = identity.run_id(org.id, identity.job_id(org.id, env, job), run_key)
+        made.append(JobRun(proc, run_id, run_key, events_log))
+        return made[-1]
+
+    yield start
+    for run in made:
+        if run.proc.poll() is None:
+            run.proc.kill()
+            run.proc.wait()
+        if run.proc.stdout:
+            run.proc.stdout.close()
+
+
+def steps_by_name(api: Api, run_id: str) -> dict[str, dict[str, Any]]:
+    return {s["name"]: s for s in api.get(f"/jobs/v1/runs/{run_id}/steps").json()}

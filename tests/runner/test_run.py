@@ -1,0 +1,154 @@
+"""`jobtrail run`: DAG order and parallelism, streams, timeouts, retries, cancellation."""
+
+import os
+import signal
+import time
+from pathlib import Path
+
+from tests.runner.conftest import StartJob, steps_by_name
+from tests.support import Api, Server
+
+
+def _history(api: Api, run_id: str, step: str) -> list[tuple[str, int | None]]:
+    detail = api.get(f"/jobs/v1/runs/{run_id}/steps/{step}").json()
+    return [(h["state"], h["attempt"]) for h in detail["stateHistory"]]
+
+
+def test_dag_order_parallelism_and_failure(
+    start_job: StartJob, server: Server, reader: Api
+) -> None:
+    spec = """
+steps:
+  - {name: first, run: "echo one"}
+  - {name: left, needs: [first], run: "sleep 0.6; echo left"}
+  - {name: right, needs: [first], run: "sleep 0.6; echo right"}
+  - {name: join, needs: [left, right], run: "exit 4"}
+  - {name: after, needs: [join], run: "echo never"}
+  - {name: alone, run: "echo alone"}
+"""
+    job = start_job(spec, server)
+    assert job.wait() == 1
+    run = reader.get(f"/jobs/v1/runs/{job.run_id}").json()
+    assert run["state"] == "FAILED"
+    steps = steps_by_name(reader, job.run_id)
+    assert {n: s["state"] for n, s in steps.items()} == {
+        "first": "SUCCEEDED", "left": "SUCCEEDED", "right": "SUCCEEDED",
+        "join": "FAILED", "after": "SKIPPED", "alone": "SUCCEEDED",
+    }  # fmt: skip
+    assert steps["join"]["exitCode"] == 4
+    assert steps["join"]["dependencies"] == ["left", "right"]
+    left, right = steps["left"], steps["right"]
+    assert left["startTime"] >= steps["first"]["endTime"]
+    assert left["startTime"] < right["endTime"]  # the two ran at the same time
+    assert right["startTime"] < left["endTime"]
+    assert steps["join"]["startTime"] >= max(left["endTime"], right["endTime"])
+
+
+def test_parallel_one_runs_steps_one_at_a_time(
+    start_job: StartJob, server: Server, reader: Api
+) -> None:
+    spec = """
+steps:
+  - {name: a, run: "sleep 0.3"}
+  - {name: b, run: "sleep 0.3"}
+  - {name: c, run: "sleep 0.3"}
+"""
+    job = start_job(spec, server, "--parallel", "1")
+    assert job.wait() == 0
+    spans = sorted(
+        (s["startTime"], s["endTime"]) for s in steps_by_name(reader, job.run_id).values()
+    )
+    assert spans[0][1] <= spans[1][0]
+    assert spans[1][1] <= spans[2][0]
+
+
+def test_streams_are_separate_ordered_and_whole(
+    start_job: StartJob, server: Server, reader: Api, tmp_path: Path
+) -> None:
+    script = tmp_path / "noisy.py"
+    script.write_text(
+        "import sys\n"
+        "for i in range(200000): sys.stdout.write(f'out {i}\\n')\n"
+        "for i in range(3000): sys.stderr.write(f'err {i}\\n')\n"
+        "sys.stdout.write('last é line')\n"
+    )  # ~2 MB at once, then the process exits immediately
+    job = start_job(f"steps:\n  - {{name: noisy, run: 'python3 {script}'}}\n", server)
+    assert job.wait() == 0
+    path = f"/jobs/v1/runs/{job.run_id}/steps/noisy/logs"
+    out = reader.get(f"{path}/stdout").text
+    err = reader.get(f"{path}/stderr").text
+    assert out == "".join(f"out {i}\n" for i in range(200000)) + "last é line"
+    assert err == "".join(f"err {i}\n" for i in range(3000))
+
+
+def test_timeout_kills_the_whole_process_group(
+    start_job: StartJob, server: Server, reader: Api, tmp_path: Path
+) -> None:
+    pid_file = tmp_path / "grandchild.pid"
+    spec = f"""
+steps:
+  - name: slow
+    timeout: 1s
+    run: "sh -c 'sleep 300 & echo $! > {pid_file}; wait'"
+"""
+    job = start_job(spec, server)
+    assert job.wait() == 1
+    pid = int(pid_file.read_text())
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and _alive(pid):
+        time.sleep(0.05)
+    assert not _alive(pid)
+    detail = reader.get(f"/jobs/v1/runs/{job.run_id}/steps/slow").json()
+    assert detail["state"] == "FAILED"
+    assert "timed out" in detail["message"]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    status = Path(f"/proc/{pid}/status")
+    return status.exists() and "zombie" not in status.read_text()
+
+
+def test_retries_count_attempts(
+    start_job: StartJob, server: Server, reader: Api, tmp_path: Path
+) -> None:
+    marker = tmp_path / "tried"
+    spec = f"""
+steps:
+  - name: flaky
+    retries: 2
+    run: "if [ -f {marker} ]; then echo ok; else touch {marker}; echo boom >&2; exit 1; fi"
+"""
+    job = start_job(spec, server)
+    assert job.wait() == 0
+    assert _history(reader, job.run_id, "flaky") == [
+        ("PENDING", None), ("RUNNING", 1), ("FAILED", 1), ("RUNNING", 2), ("SUCCEEDED", 2),
+    ]  # fmt: skip
+    step = steps_by_name(reader, job.run_id)["flaky"]
+    assert step["attempt"] == 2
+
+
+def test_sigterm_cancels_running_steps(
+    start_job: StartJob, server: Server, reader: Api, tmp_path: Path
+) -> None:
+    pid_file = tmp_path / "step.pid"
+    spec = f"""
+steps:
+  - {{name: long, run: "echo $$ > {pid_file}; sleep 300"}}
+  - {{name: later, needs: [long], run: "echo never"}}
+"""
+    job = start_job(spec, server)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not pid_file.exists():
+        time.sleep(0.05)
+    job.proc.send_signal(signal.SIGTERM)
+    assert job.wait(60) != 0
+    run = reader.get(f"/jobs/v1/runs/{job.run_id}").json()
+    assert run["state"] == "CANCELLED"
+    steps = steps_by_name(reader, job.run_id)
+    assert steps["long"]["state"] == "CANCELLED"
+    assert steps["later"]["state"] == "CANCELLED"
+    assert not _alive(int(pid_file.read_text()))
