@@ -19,7 +19,7 @@ from jobtrail.cli.common import (
     open_store,
     print_json,
 )
-from jobtrail.cli.runner import flush_command, run_command
+from jobtrail.cli.runner import agent_command, flush_command, run_command
 from jobtrail.demo.sample import sample_events
 from jobtrail.domain.roles import Role
 from jobtrail.store import accounts, migrate, retention
@@ -34,6 +34,7 @@ app.add_typer(org_app, name="org")
 app.add_typer(key_app, name="key")
 app.command("run")(run_command)
 app.command("flush")(flush_command)
+app.command("agent")(agent_command)
 
 HostOption = Annotated[str, typer.Option("--host", help="Address to listen on.")]
 PortOption = Annotated[int, typer.Option("--port", help="Port to listen on.")]

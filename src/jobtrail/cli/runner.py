@@ -1,11 +1,13 @@
 """`jobtrail run JOB.yaml` and `jobtrail flush`: run a job's DAG and report it; deliver spools."""
 
 import asyncio
+import logging
 import os
 import re
 import shutil
 import signal
 import tempfile
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,6 +15,7 @@ import orjson
 import typer
 
 from jobtrail.cli.common import DbOption, err_console, fail, load_settings, open_store
+from jobtrail.runner.agent import Agent
 from jobtrail.runner.delivery import Delivery, flush_spool
 from jobtrail.runner.events import EventFactory
 from jobtrail.runner.executor import RunExecutor, RunOptions, new_run_key
@@ -163,3 +166,44 @@ def flush_command(
     finally:
         sink.close()
     typer.echo(f"delivered {sent} events")
+
+
+def agent_command(
+    jobs_dir: Annotated[Path, typer.Argument(help="Folder of job specs (*.yaml) to schedule.")],
+    server: ServerOption = None,
+    db: DbOption = None,
+    org: OrgOption = None,
+    parallel: Annotated[int, typer.Option("--parallel", min=1, help="Steps at once, per run.")] = 4,
+    spool: SpoolOption = DEFAULT_SPOOL,
+) -> None:
+    """Run every job spec in a folder on its cron schedule until stopped (SIGTERM or Ctrl+C)."""
+    if not jobs_dir.is_dir():
+        raise fail(f"{jobs_dir} is not a folder.", 2)
+    sink = _sink(server, db, org)  # checks the destination and credentials once, up front
+    sink.close()
+    args = ["--parallel", str(parallel), "--spool", str(spool)]
+    args += ["--server", server] if server else ["--db", db or os.environ["JOBTRAIL_DB"]]
+    if org:
+        args += ["--org", org]
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    agent = Agent(jobs_dir, args)
+    if server:
+        agent.after_tick = lambda: _flush_stale(server, org, spool)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: agent.stop())
+    agent.run_forever()
+
+
+def _flush_stale(server: str, org: str | None, spool: Path, quiet_for: float = 60.0) -> None:
+    """Deliver spools no run is writing any more (left by runs that ended during an outage)."""
+    stale = [s for s in spools_in(spool) if time.time() - s.path.stat().st_mtime > quiet_for]
+    if not stale:
+        return
+    sink = _http_sink(server, org)
+    try:
+        for spool_file in stale:
+            flush_spool(spool_file, sink)
+    except RetryLater:
+        pass  # still unreachable: the next tick tries again
+    finally:
+        sink.close()

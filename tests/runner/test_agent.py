@@ -1,0 +1,102 @@
+"""`jobtrail agent`: schedules fire, a job never overlaps itself, a broken spec does not stop
+the others, new specs are picked up, and SIGTERM cancels running jobs cleanly."""
+
+import itertools
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support import Api, Org, Server
+
+EVERY_SECOND = '"* * * * * */1"'  # croniter's optional sixth field: seconds
+
+
+@pytest.fixture
+def agent(tmp_path: Path, server: Server, org: Org) -> Iterator[Any]:
+    jobs = tmp_path / "jobs"
+    jobs.mkdir()
+    log = (tmp_path / "agent.log").open("w+")
+    key = org.keys["ingest"]
+    env = {
+        **os.environ,
+        "JOBTRAIL_ORG": org.id,
+        "JOBTRAIL_API_KEY_ID": key.key.key_id,
+        "JOBTRAIL_API_KEY": key.secret,
+    }
+    cmd = [sys.executable, "-m", "jobtrail.cli", "agent", str(jobs), "--server", server.url]
+    cmd += ["--spool", str(tmp_path / "spool")]
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start() -> subprocess.Popen[bytes]:
+        started.append(subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT))
+        return started[-1]
+
+    yield jobs, start, log
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    log.close()
+
+
+def _runs(api: Api, job: str) -> list[dict[str, Any]]:
+    return [r for r in api.runs("PT-1H", "PT0S").json() if r["jobName"] == job]
+
+
+def _wait_for(check: Any, timeout: float = 20) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.2)
+    return check()
+
+
+def test_schedules_fire_without_overlap_and_survive_a_broken_spec(agent: Any, reader: Api) -> None:
+    jobs, start, log = agent
+    (jobs / "quick.yaml").write_text(
+        f"job: quick\nschedule: {EVERY_SECOND}\nsteps:\n  - {{name: s, run: 'echo hi'}}\n"
+    )
+    (jobs / "slow.yaml").write_text(
+        f"job: slow\nschedule: {EVERY_SECOND}\nsteps:\n  - {{name: s, run: 'sleep 2'}}\n"
+    )
+    (jobs / "broken.yaml").write_text("job: broken\nschedule: nope\nsteps: []\n")
+    proc = start()
+    assert _wait_for(lambda: len(_runs(reader, "quick")) >= 3)
+    (jobs / "late.yaml").write_text(
+        f"job: late\nschedule: {EVERY_SECOND}\nsteps:\n  - {{name: s, run: 'true'}}\n"
+    )
+    assert _wait_for(lambda: _runs(reader, "late"))
+    assert _wait_for(lambda: len([r for r in _runs(reader, "slow") if r["endTime"]]) >= 2)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(60) == 0
+    slow = sorted(_runs(reader, "slow"), key=lambda r: r["startTime"])
+    for before, after in itertools.pairwise(slow):
+        assert before["endTime"] is not None
+        assert before["endTime"] <= after["startTime"]  # never two runs of one job at once
+    log.seek(0)
+    text = log.read()
+    assert "still running, this tick is skipped" in text
+    assert "broken.yaml" in text
+    assert "schedule" in text
+
+
+def test_sigterm_cancels_the_running_job(agent: Any, reader: Api) -> None:
+    jobs, start, _log = agent
+    (jobs / "long.yaml").write_text(
+        f"job: long\nschedule: {EVERY_SECOND}\nsteps:\n  - {{name: s, run: 'sleep 300'}}\n"
+    )
+    proc = start()
+    assert _wait_for(lambda: [r for r in _runs(reader, "long") if r["state"] == "RUNNING"])
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(60) == 0
+    (run,) = _runs(reader, "long")
+    assert run["state"] == "CANCELLED"
