@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from jobtrail.domain.dag import downstream, layers
+from jobtrail.runner.dbt import DBT_ENV, DbtLog, list_command, parse_nodes, run_command
 from jobtrail.runner.events import EventFactory
 from jobtrail.runner.spec import JobSpec, StepSpec
 
@@ -53,6 +54,12 @@ class _Chunker:
         if self._size >= self._limit:
             self.flush()
 
+    def feed_text(self, text: str) -> None:
+        self._buffer.append(text)
+        self._size += len(text)
+        if self._size >= self._limit:
+            self.flush()
+
     def flush(self, final: bool = False) -> None:
         if final:
             tail = self._decoder.decode(b"", final=True)
@@ -68,6 +75,19 @@ class _Chunker:
             self.seq += 1
 
 
+class _Lines:
+    """Splits a byte stream into decoded lines (dbt writes one JSON object a line)."""
+
+    def __init__(self, on_line: Callable[[str], None]) -> None:
+        self._on_line = on_line
+        self._rest = b""
+
+    def feed(self, data: bytes) -> None:
+        *lines, self._rest = (self._rest + data).split(b"\n")
+        for line in lines:
+            self._on_line(line.decode("utf-8", "replace"))
+
+
 class RunExecutor:
     def __init__(
         self, spec: JobSpec, events: EventFactory, emit: Emit, options: RunOptions
@@ -81,6 +101,8 @@ class RunExecutor:
         self._tasks: dict[str, asyncio.Task[str]] = {}
         self._chunkers: dict[tuple[str, str], _Chunker] = {}
         self._cancelled = False
+        self._dbt_nodes: dict[str, dict[str, str]] = {}  # dbt step → node → state
+        self._explained: set[tuple[str, str]] = set()  # failed nodes whose error was reported
 
     def cancel(self) -> None:
         """Stop the run: running steps are killed and reported CANCELLED, the rest too."""
@@ -192,24 +214,107 @@ class RunExecutor:
         return self._chunkers[key]
 
     async def _attempt(self, step: StepSpec, attempt: int) -> tuple[int, str | None]:
-        assert step.run is not None, "dbt steps are not run by this executor yet"
+        env, cwd = self._environment(step, attempt), self._cwd(step)
+        out, err = self._chunker(step.name, "stdout"), self._chunker(step.name, "stderr")
+        if step.dbt is None:
+            assert step.run is not None
+            return await self._execute(["/bin/sh", "-c", step.run], cwd, env, step, out.feed, err)
+        env.update(DBT_ENV)
+        failure = await self._prepare_dbt(step, cwd, env, err)
+        if failure is not None:
+            return failure
+        log = DbtLog(out.feed_text, lambda uid, state, msg: self._node(step, uid, state, msg))
+        try:
+            result = await self._execute(
+                run_command(step.dbt, cwd), cwd, env, step, _Lines(log.feed).feed, err
+            )
+        except asyncio.CancelledError:
+            self._close_nodes(step, "CANCELLED")
+            raise
+        project = cwd / step.dbt.project_dir
+        for uid, state, message in log.reconcile(project / "target" / "run_results.json"):
+            self._node(step, uid, state, message)
+        self._close_nodes(step, "SKIPPED")
+        return result
+
+    async def _prepare_dbt(
+        self, step: StepSpec, cwd: Path, env: dict[str, str], err: _Chunker
+    ) -> tuple[int, str | None] | None:
+        """List the dbt nodes once and report them as PENDING steps; (code, message) on error."""
+        assert step.dbt is not None
+        if step.name in self._dbt_nodes:
+            return None
         proc = await asyncio.create_subprocess_exec(
-            "/bin/sh",
-            "-c",
-            step.run,
+            *list_command(step.dbt, cwd),
+            cwd=cwd,
+            env=env,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        output, _ = await proc.communicate()
+        text = output.decode("utf-8", "replace")
+        if proc.returncode != 0:
+            err.feed_text(text)
+            err.flush(final=True)
+            return proc.returncode or 1, "dbt could not list the project's nodes"
+        nodes = parse_nodes(text)
+        known = {n.unique_id for n in nodes}
+        self._dbt_nodes[step.name] = {}
+        for node in nodes:
+            deps = [d for d in node.depends_on if d in known] or [step.name]
+            self._dbt_nodes[step.name][node.unique_id] = "PENDING"
+            self.emit(self.events.step(node.unique_id, "PENDING", dependencies=deps))
+        return None
+
+    def _node(self, step: StepSpec, uid: str, state: str, message: str | None) -> None:
+        nodes = self._dbt_nodes.get(step.name, {})
+        explains_failure = state == "FAILED" and message and (step.name, uid) not in self._explained
+        if uid not in nodes or (nodes[uid] == state and not explains_failure):
+            return
+        nodes[uid] = state
+        if explains_failure:
+            self._explained.add((step.name, uid))
+        self.emit(
+            self.events.step(uid, state, message=message.splitlines()[0] if message else None)
+        )
+        if message and state == "FAILED":
+            chunker = self._chunker(uid, "stderr")
+            chunker.feed_text(message if message.endswith("\n") else message + "\n")
+            chunker.flush(final=True)
+
+    def _close_nodes(self, step: StepSpec, state: str) -> None:
+        """Nodes dbt never finished: SKIPPED after a run, CANCELLED when the run was cancelled."""
+        for uid, current in self._dbt_nodes.get(step.name, {}).items():
+            if current in ("PENDING", "RUNNING"):
+                self._node(step, uid, state, None)
+
+    async def _execute(
+        self,
+        argv: list[str],
+        cwd: Path,
+        env: dict[str, str],
+        step: StepSpec,
+        on_stdout: Callable[[bytes], None],
+        err: _Chunker,
+    ) -> tuple[int, str | None]:
+        """Run one process in its own group, feed its output, enforce the timeout, and kill the
+        whole group on timeout or cancellation."""
+        proc = await asyncio.create_subprocess_exec(
+            *argv,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
-            cwd=self._cwd(step),
-            env=self._environment(step, attempt),
+            cwd=cwd,
+            env=env,
             start_new_session=True,  # its own process group: a kill reaches grandchildren
         )
-        out, err = self._chunker(step.name, "stdout"), self._chunker(step.name, "stderr")
+        out = self._chunker(step.name, "stdout")
         assert proc.stdout is not None
         assert proc.stderr is not None
         pumps = [
-            asyncio.create_task(self._pump(proc.stdout, out)),
-            asyncio.create_task(self._pump(proc.stderr, err)),
+            asyncio.create_task(self._pump(proc.stdout, on_stdout)),
+            asyncio.create_task(self._pump(proc.stderr, err.feed)),
         ]
         ticker = asyncio.create_task(self._tick(out, err))
         message = None
@@ -236,12 +341,12 @@ class RunExecutor:
             message = f"exited with code {code}" if code > 0 else f"killed by signal {-code}"
         return code, message
 
-    async def _pump(self, stream: asyncio.StreamReader, chunker: _Chunker) -> None:
+    async def _pump(self, stream: asyncio.StreamReader, feed: Callable[[bytes], None]) -> None:
         while True:
             data = await stream.read(65536)
             if not data:
                 return
-            chunker.feed(data)
+            feed(data)
 
     async def _tick(self, *chunkers: _Chunker) -> None:
         while True:

@@ -3,6 +3,7 @@ chunks, each reading only the chunks it returns, so a 100 MiB log never sits in 
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import cast
 
 from sqlalchemy import Engine, select
 
@@ -63,7 +64,7 @@ def iter_chunks(engine: Engine, ref: StreamRef, chunks: list[tuple[int, int]]) -
                 .order_by(t.seq)
             )
             for (data,) in conn.execute(stmt):
-                yield bytes(data)
+                yield bytes(cast(bytes, data))
 
 
 def read_range(engine: Engine, ref: StreamRef, offset: int, limit: int | None) -> Iterator[bytes]:

@@ -91,11 +91,11 @@ def window_runs(
     runs_of_kept, run_ids, runs_by_id, boundary = _window_statements(cap)
     params = {"org": org_id, "start": start, "end": end}
     with engine.connect() as conn:
-        edge = conn.execute(boundary, params).scalars().all()
+        edge: list[int] = list(conn.execute(boundary, params).scalars().all())
         if joins_subqueries_well(conn.dialect.name):
             found = conn.execute(runs_of_kept, params).all()
         else:
-            ids = list(conn.execute(run_ids, params).scalars())
+            ids: list[str] = list(conn.execute(run_ids, params).scalars())
             found = conn.execute(runs_by_id, {"org": org_id, "ids": ids}).all() if ids else []
     truncated = len(edge) == 2
     return WindowResult(list(found), truncated, edge[0] if truncated else None)

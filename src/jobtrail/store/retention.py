@@ -12,7 +12,7 @@ _BATCH = 500
 def prune(engine: Engine, older_than: int) -> int:
     """Delete every run whose last event is before `older_than` (µs); returns how many."""
     with engine.connect() as conn:
-        org_ids = list(conn.execute(select(organizations.c.id)).scalars())
+        org_ids: list[str] = list(conn.execute(select(organizations.c.id)).scalars())
     return sum(_prune_org(engine, org_id, older_than) for org_id in org_ids)
 
 
@@ -20,7 +20,7 @@ def _prune_org(engine: Engine, org_id: str, older_than: int) -> int:
     pruned = 0
     while True:
         with write_transaction(engine) as conn:
-            ids = list(
+            ids: list[str] = list(
                 conn.execute(
                     select(runs.c.run_id)
                     .where(runs.c.org_id == org_id, runs.c.last_event_ts < older_than)
