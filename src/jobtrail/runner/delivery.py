@@ -16,6 +16,7 @@ MAX_EVENTS = 1000
 MAX_BYTES = 4 * 1024 * 1024
 LINGER = 0.2
 MAX_BACKOFF = 10.0
+MAX_PENDING = 2 * 1024 * 1024  # queued bytes before `emit` waits (backpressure on the step)
 
 
 def _size(event: dict[str, Any]) -> int:
@@ -30,6 +31,8 @@ class Delivery:
         self._closing = threading.Event()
         self._abort = threading.Event()
         self._held: list[dict[str, Any]] = []  # a failed batch when there is no spool
+        self._pending = 0
+        self._room = threading.Condition()
         self._thread = threading.Thread(target=self._loop, name="jobtrail-delivery", daemon=True)
         self.delivered = 0
         self.dropped = 0
@@ -39,7 +42,21 @@ class Delivery:
         return self
 
     def emit(self, event: dict[str, Any]) -> None:
+        """Queue an event; waits while too much is queued, which slows the step's output down
+        to what the destination (or the spool) takes, so memory stays bounded."""
+        size = _size(event)
+        with self._room:
+            while (
+                self._pending > MAX_PENDING and self._thread.is_alive() and not self._abort.is_set()
+            ):
+                self._room.wait(0.5)
+            self._pending += size
         self._queue.put(event)
+
+    def _taken(self, events: list[dict[str, Any]]) -> None:
+        with self._room:
+            self._pending -= sum(_size(e) for e in events)
+            self._room.notify_all()
 
     def close(self, timeout: float) -> bool:
         """Wait up to `timeout` seconds for delivery; spool what is left. True when all went."""
@@ -74,7 +91,9 @@ class Delivery:
             first = self._queue.get(timeout=LINGER)
         except queue.Empty:
             return []
-        return [first, *self._drain_queue(MAX_BYTES - _size(first))]
+        batch = [first, *self._drain_queue(MAX_BYTES - _size(first))]
+        self._taken(batch)
+        return batch
 
     def _wait(self, seconds: float) -> None:
         self._abort.wait(seconds)

@@ -3,6 +3,7 @@
 from typing import Any, Protocol
 
 import httpx
+import orjson
 from sqlalchemy import Engine
 
 from jobtrail.domain.batches import parse_batch
@@ -77,8 +78,11 @@ class HttpSink:
             resp = self._request(
                 "POST",
                 self._prefix + "/jobs/v1/events",
-                json={"events": events},
-                headers={"Authorization": f"Bearer {self._token}"},
+                content=orjson.dumps({"events": events}),
+                headers={
+                    "Authorization": f"Bearer {self._token}",
+                    "Content-Type": "application/json",
+                },
             )
             if resp.status_code == 401 and attempt == 0:
                 self._token = None
