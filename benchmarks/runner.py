@@ -109,7 +109,7 @@ def main() -> None:
             stored = int(logs.headers["x-jobtrail-log-bytes"])
             api.close()
             print(
-                f"output: {OUTPUT_BYTES / 1e6:.0f} MB from one step, {stored:,} bytes on the server, "
+                f"output: {OUTPUT_BYTES / 1e6:.0f} MB from one step, {stored:,} bytes stored, "
                 f"{OUTPUT_BYTES / 1e6 / elapsed:.0f} MB/s (target >= 50), runner memory growth "
                 f"{(peak - idle_peak) / 1024:.1f} MiB over a trivial run (target < 50 MiB)"
             )
