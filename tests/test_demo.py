@@ -6,9 +6,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
+from jobtrail.runner.dbt import dbt_executable
 from tests.support import BASE, free_port
 
 
@@ -22,6 +24,38 @@ def _read_until(proc: subprocess.Popen[str], marker: str, timeout: float) -> str
             break
         seen += line
     return seen
+
+
+def _agent_runs(prefix: str, auth: dict[str, str]) -> dict[str, dict[str, Any]]:
+    runs = httpx.get(f"{prefix}/jobs/v1/runs?from=PT-1H&to=PT0S", headers=auth).json()
+    return {r["jobName"]: r for r in runs if r["environment"] == "demo"}
+
+
+def _check_agent_jobs(prefix: str, auth: dict[str, str]) -> None:
+    """The agent runs real jobs at once: a succeeding DAG, a failing one, a long one, dbt."""
+    wanted = {"nightly-export", "flaky-sync", "backfill"}
+    if Path(dbt_executable()).exists():
+        wanted.add("web-model")
+    deadline = time.monotonic() + 90
+    runs = _agent_runs(prefix, auth)
+    while time.monotonic() < deadline and not (
+        wanted <= set(runs) and runs["flaky-sync"]["state"] == "FAILED"
+    ):
+        time.sleep(1)
+        runs = _agent_runs(prefix, auth)
+    assert wanted <= set(runs), runs.keys()
+    assert runs["backfill"]["state"] == "RUNNING"
+    flaky = runs["flaky-sync"]
+    assert flaky["state"] == "FAILED"
+    detail = httpx.get(f"{prefix}/jobs/v1/runs/{flaky['runId']}/steps/fetch-api", headers=auth)
+    assert "503" in detail.json()["stderr"]
+    if "web-model" in wanted:  # dbt's nodes appear as steps once dbt has listed them
+        path = f"{prefix}/jobs/v1/runs/{runs['web-model']['runId']}/steps"
+        names: set[str] = set()
+        while time.monotonic() < deadline and "model.web.sessions" not in names:
+            names = {s["name"] for s in httpx.get(path, headers=auth).json()}
+            time.sleep(0.5)
+        assert "model.web.sessions" in names
 
 
 def test_demo_serves_realistic_sample_runs(tmp_path: Path) -> None:
@@ -43,7 +77,7 @@ def test_demo_serves_realistic_sample_runs(tmp_path: Path) -> None:
         env={**os.environ, "COLUMNS": "200"},
     )
     try:
-        out = _read_until(proc, "Press Ctrl+C", 60)
+        out = _read_until(proc, "Press Ctrl+C", 90)
         org = re.search(r"organization id:\s+(\S+)", out)
         key_id = re.search(r"API key id:\s+(\S+)", out)
         key = re.search(r"API key:\s+(\S+)", out)
@@ -69,6 +103,7 @@ def test_demo_serves_realistic_sample_runs(tmp_path: Path) -> None:
         ).json()
         assert "Error" in detail["stderr"]
         assert detail["stdout"].count("\n") > 2
+        _check_agent_jobs(prefix, auth)
     finally:
         proc.terminate()
         proc.wait(10)

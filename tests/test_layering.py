@@ -18,7 +18,8 @@ FORBIDDEN = {
         "httpx",
     },
     "store": {"jobtrail.api", "jobtrail.cli", "fastapi", "httpx"},
-    "api": {"jobtrail.cli"},
+    "api": {"jobtrail.cli", "jobtrail.runner"},
+    "runner": {"jobtrail.api", "jobtrail.cli", "fastapi"},
     "demo": {"jobtrail.store", "jobtrail.api", "jobtrail.cli", "sqlalchemy", "fastapi"},
 }
 

@@ -1,8 +1,13 @@
 """`jobtrail`: serve the API, run the demo, manage organizations and keys, prune, migrate."""
 
+import logging
+import os
+import shutil
+import tempfile
 import threading
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated
 
 import httpx
@@ -20,8 +25,11 @@ from jobtrail.cli.common import (
     print_json,
 )
 from jobtrail.cli.runner import agent_command, flush_command, run_command
+from jobtrail.demo.jobs import write_demo_jobs
 from jobtrail.demo.sample import sample_events
 from jobtrail.domain.roles import Role
+from jobtrail.runner.agent import Agent
+from jobtrail.runner.dbt import dbt_executable
 from jobtrail.store import accounts, migrate, retention
 from jobtrail.store.dialect import make_engine
 
@@ -114,7 +122,7 @@ def demo(
     host: HostOption = "127.0.0.1",
     port: PortOption = 8000,
 ) -> None:
-    """Serve with sample data: an organization, keys, and four days of realistic runs."""
+    """Serve with sample data (four days of realistic runs) and real jobs run by the agent."""
     engine = open_store(db)
     org_id = accounts.create_org(engine, f"demo {datetime.now(UTC):%Y-%m-%d %H:%M}")
     ingest_key = accounts.create_key(engine, org_id, Role.INGEST, name="demo ingest")
@@ -132,7 +140,13 @@ def demo(
         time.sleep(0.05)
     base = f"http://{host}:{port}"
     count = _load_demo(base, org_id, ingest_key.key.key_id, ingest_key.secret)
+    folder = Path(tempfile.mkdtemp(prefix="jobtrail-demo-"))
+    agent, agent_thread, with_dbt = _start_agent(folder, base, org_id, ingest_key)
     console.print(f"[green]jobtrail demo[/] is serving {count} sample events at {base}\n")
+    console.print(
+        f"  the agent runs {len(agent.jobs) or 'the'} jobs in {folder / 'jobs'} "
+        f"({'with' if with_dbt else 'without'} a dbt project); its log: {folder / 'agent.log'}"
+    )
     console.print(f"  organization id: {org_id}")
     console.print(f"  API key id:      {read_key.key.key_id}   (role read)")
     console.print(f"  API key:         {read_key.secret}")
@@ -146,8 +160,35 @@ def demo(
     try:
         thread.join()
     except KeyboardInterrupt:
+        pass
+    finally:
+        agent.stop()
+        agent_thread.join(timeout=40)
         server.should_exit = True
         thread.join(timeout=5)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _start_agent(
+    folder: Path, base: str, org_id: str, key: accounts.NewKey
+) -> tuple[Agent, threading.Thread, bool]:
+    """The agent, in a thread of this process, running the demo's jobs as any runner would:
+    `jobtrail run` subprocesses reporting to the server over HTTP."""
+    with_dbt = Path(dbt_executable()).exists()
+    jobs = write_demo_jobs(folder, with_dbt)
+    os.environ.update(
+        JOBTRAIL_ORG=org_id, JOBTRAIL_API_KEY_ID=key.key.key_id, JOBTRAIL_API_KEY=key.secret
+    )
+    handler = logging.FileHandler(folder / "agent.log")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logging.getLogger("jobtrail.agent").addHandler(handler)
+    logging.getLogger("jobtrail.agent").setLevel(logging.INFO)
+    args = ["--server", base, "--spool", str(folder / "spool"), "--parallel", "2"]
+    agent = Agent(jobs, args, run_at_start=True)
+    agent.tick()  # load the specs now, so the banner can count them
+    thread = threading.Thread(target=agent.run_forever, name="jobtrail-agent", daemon=True)
+    thread.start()
+    return agent, thread, with_dbt
 
 
 def main() -> None:

@@ -42,6 +42,7 @@ class Agent:
     jobs: dict[Path, _Job] = field(default_factory=dict)
     broken: dict[Path, float] = field(default_factory=dict)
     after_tick: Callable[[], None] | None = None  # e.g. deliver spools left by ended runs
+    run_at_start: bool = False  # run each job once when first seen, then on its schedule
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def stop(self) -> None:
@@ -103,7 +104,9 @@ class Agent:
                 self._retire(self.jobs.pop(path))
             return
         self.broken.pop(path, None)
-        next_at = croniter(spec.schedule, self.clock()).get_next(datetime)
+        now = self.clock()
+        first = self.run_at_start and known is None
+        next_at = now if first else croniter(spec.schedule, now).get_next(datetime)
         process = known.process if known else None
         self.jobs[path] = _Job(path, spec, mtime, next_at, process)
         log.info("%s: scheduled %r, next run at %s", spec.job, spec.schedule, next_at.isoformat())
