@@ -28,6 +28,7 @@ bench: install
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/list_runs.py
 	$(BIN)/python benchmarks/step_detail.py
+	$(BIN)/python benchmarks/runner.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
