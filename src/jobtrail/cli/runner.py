@@ -115,6 +115,10 @@ def run_command(
     keep_tmp: Annotated[
         bool, typer.Option("--keep-tmp", help="Keep the run's temp folder.")
     ] = False,
+    tmp_root: Annotated[
+        Path | None,
+        typer.Option("--tmp-root", help="Where the run's temp folder is made (default: TMPDIR)."),
+    ] = None,
     events_log: Annotated[
         Path | None, typer.Option("--events-log", hidden=True, help="Append every event here.")
     ] = None,
@@ -131,7 +135,7 @@ def run_command(
     spool_file = Spool(spool / f"{_safe(spec.job)}-{_safe(key)}.jsonl") if server else None
     delivery = Delivery(sink, spool_file).start()
     emit = _recording(delivery.emit, events_log) if events_log else delivery.emit
-    tmp = Path(tempfile.mkdtemp(prefix=f"jobtrail-{_safe(spec.job)}-"))
+    tmp = Path(tempfile.mkdtemp(prefix=f"jobtrail-{_safe(spec.job)}-", dir=tmp_root))
     base = spec_path.resolve().parent
     folder = workdir or (base / spec.workdir if spec.workdir else tmp)
     options = RunOptions(parallel=parallel, workdir=folder, tmp_dir=tmp)

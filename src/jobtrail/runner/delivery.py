@@ -13,7 +13,7 @@ from jobtrail.runner.spool import Spool
 log = logging.getLogger("jobtrail.runner")
 
 MAX_EVENTS = 1000
-MAX_BYTES = 4 * 1024 * 1024
+MAX_BYTES = 1024 * 1024  # per request: small enough to keep the runner lean
 LINGER = 0.2
 MAX_BACKOFF = 10.0
 MAX_PENDING = 2 * 1024 * 1024  # queued bytes before `emit` waits (backpressure on the step)
