@@ -106,6 +106,10 @@ def test_demo_serves_realistic_sample_runs(tmp_path: Path) -> None:
         _check_agent_jobs(prefix, auth)
     finally:
         proc.terminate()
-        proc.wait(10)
+        proc.wait(60)
         if proc.stdout:
             proc.stdout.close()
+    folder = re.search(r"(/\S*jobtrail-demo-\w+)", out)
+    assert folder, out
+    left = subprocess.run(["pgrep", "-f", folder[1]], capture_output=True, text=True)
+    assert left.stdout == "", "the demo's job runs must end with it"

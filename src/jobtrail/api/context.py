@@ -45,6 +45,7 @@ class AppContext:
         self.keys = KeyCache(self.engine, self.settings.key_cache_seconds)
 
 
-def get_context(request: Request) -> AppContext:
+async def get_context(request: Request) -> AppContext:
+    """Async on purpose: FastAPI runs sync dependencies in a thread, a hop this one needs not."""
     ctx: AppContext = request.app.state.ctx
     return ctx

@@ -32,27 +32,24 @@ class _Stamps(dict[int, str]):
         return text
 
 
-def run_summary(row: Any) -> dict[str, Any]:
-    return _run_summary(row, _Stamps())[1]
-
-
-def _run_summary(row: Any, stamps: _Stamps) -> tuple[tuple[int, str, str, str], dict[str, Any]]:
-    """A run's summary and its sort key, from one pass over the row (listings make thousands)."""
+def run_summary(row: Any, stamps: _Stamps | None = None) -> dict[str, Any]:
+    """A run's summary from one pass over the row (listings make thousands of them)."""
     (
         run_id,
         job_id,
         job_name,
         environment,
-        run_key,
+        _run_key,
         state,
         state_ts,
         first_event_ts,
         first_running_ts,
         last_ts,
     ) = row
+    stamps = stamps if stamps is not None else _Stamps()
     start = first_running_ts if first_running_ts is not None else first_event_ts
     end = state_ts if state in TERMINAL and state_ts >= 0 else None
-    summary = {
+    return {
         "runId": run_id,
         "jobId": job_id,
         "jobName": job_name,
@@ -63,17 +60,12 @@ def _run_summary(row: Any, stamps: _Stamps) -> tuple[tuple[int, str, str, str], 
         "duration": _duration(start, end),
         "lastUpdated": stamps[last_ts] if last_ts >= 0 else None,
     }
-    order = -(start if start is not None else -(2**62))
-    return (order, job_name, environment, run_key), summary
 
 
 def run_list(rows: list[Any]) -> list[dict[str, Any]]:
-    """Summaries, newest startTime first (runs without one last); ties by job, environment and
-    the reporter's run key, so the order is stable and the same wherever the events came from."""
+    """Summaries of rows already in listing order (the store sorts them)."""
     stamps = _Stamps()
-    keyed = [_run_summary(row, stamps) for row in rows]
-    keyed.sort(key=lambda pair: pair[0])
-    return [summary for _, summary in keyed]
+    return [run_summary(row, stamps) for row in rows]
 
 
 def step_summary(row: Any) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 import logging
 import os
 import shutil
+import signal
 import tempfile
 import threading
 import time
@@ -157,6 +158,7 @@ def demo(
         soft_wrap=True,
     )
     console.print("\nPress Ctrl+C to stop.")
+    signal.signal(signal.SIGTERM, _interrupt)  # stop as cleanly on SIGTERM as on Ctrl+C
     try:
         thread.join()
     except KeyboardInterrupt:
@@ -167,6 +169,10 @@ def demo(
         server.should_exit = True
         thread.join(timeout=5)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _start_agent(

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, select
+from sqlalchemy import Connection, Engine, bindparam, func, select
 
 from jobtrail.store.dialect import in_bound_list, joins_subqueries_well
 from jobtrail.store.schema import events, log_streams, runs, steps
@@ -38,6 +38,18 @@ STEP_COLUMNS = (
 )
 
 
+# Newest startTime first (runs without one last), then job, environment and the reporter's run
+# key: stable, and the same wherever the events came from.
+_START = func.coalesce(runs.c.first_running_ts, runs.c.first_event_ts)
+LISTING_ORDER = (
+    _START.is_(None),
+    _START.desc(),
+    runs.c.job_name,
+    runs.c.environment,
+    runs.c.run_key,
+)
+
+
 @dataclass(frozen=True)
 class WindowResult:
     runs: list[Any]
@@ -63,11 +75,15 @@ def _kept_events(cap: int) -> Any:
 def _window_statements(cap: int) -> tuple[Any, Any, Any, Any]:
     kept = _kept_events(cap).subquery("kept")
     run_ids = select(kept.c.run_id).distinct()
-    runs_of_kept = select(*RUN_COLUMNS).where(
-        runs.c.org_id == bindparam("org"), runs.c.run_id.in_(select(kept.c.run_id))
+    runs_of_kept = (
+        select(*RUN_COLUMNS)
+        .where(runs.c.org_id == bindparam("org"), runs.c.run_id.in_(select(kept.c.run_id)))
+        .order_by(*LISTING_ORDER)
     )
-    runs_by_id = select(*RUN_COLUMNS).where(
-        runs.c.org_id == bindparam("org"), in_bound_list(runs.c.run_id, "ids")
+    runs_by_id = (
+        select(*RUN_COLUMNS)
+        .where(runs.c.org_id == bindparam("org"), in_bound_list(runs.c.run_id, "ids"))
+        .order_by(*LISTING_ORDER)
     )
     # Rows cap-1 and cap: the first is the oldest kept event, the second exists when trimmed.
     boundary = (
