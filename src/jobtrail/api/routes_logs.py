@@ -1,6 +1,9 @@
 """Full step logs beyond the seed: byte ranges, the last N lines, streamed without loading whole."""
 
-from collections.abc import Iterator
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
@@ -12,17 +15,28 @@ from jobtrail.api.context import AppContext
 from jobtrail.api.routes_runs import Ctx, RunId, StepName, check_ids
 from jobtrail.api.schemas import ERROR_RESPONSES
 from jobtrail.domain.errors import BadRequest, NotFound
+from jobtrail.domain.states import is_terminal
 from jobtrail.store import queries
-from jobtrail.store.logs import StreamRef, read_range, read_tail_lines
+from jobtrail.store.logs import StreamRef, chunk_sizes, chunks_after, read_range, read_tail_lines
 
 router = APIRouter(tags=["Logs"])
+
+FOLLOW_POLL = 0.5  # seconds between looks for new output
+FOLLOW_LIMIT = 3600.0  # seconds a followed stream stays open
 
 Stream = Literal["stdout", "stderr"]
 
 
+@dataclass
+class _Opened:
+    body: Iterator[bytes]
+    headers: dict[str, str]
+    last_seq: int  # the newest chunk the body holds: a live tail goes on after it
+
+
 def _open(
     ctx: AppContext, ref: StreamRef, offset: int | None, limit: int | None, tail: int | None
-) -> tuple[Iterator[bytes], dict[str, str]]:
+) -> _Opened:
     if tail is not None and (offset is not None or limit is not None):
         raise BadRequest("Use either `tail` or `offset`/`limit`, not both.")
     check_ids(ref.run_id, ref.step_name)
@@ -37,9 +51,35 @@ def _open(
         "X-Jobtrail-Dropped-Bytes": str(stat.dropped_bytes if stat else 0),
         "Cache-Control": "no-store",
     }
+    sizes = chunk_sizes(ctx.engine, ref)  # one snapshot: the tail follows on without gap or repeat
+    last_seq = sizes[-1][0] if sizes else -1
     if tail is not None:
-        return iter([read_tail_lines(ctx.engine, ref, tail)]), headers
-    return read_range(ctx.engine, ref, offset or 0, limit), headers
+        return _Opened(iter([read_tail_lines(ctx.engine, ref, tail, sizes)]), headers, last_seq)
+    return _Opened(read_range(ctx.engine, ref, offset or 0, limit, sizes), headers, last_seq)
+
+
+def _step_ended(ctx: AppContext, ref: StreamRef) -> bool:
+    with ctx.engine.connect() as conn:
+        step = queries.get_step(conn, ref.org_id, ref.run_id, ref.step_name)
+    return step is None or is_terminal(step.state)
+
+
+async def _follow(ctx: AppContext, ref: StreamRef, opened: _Opened) -> AsyncIterator[bytes]:
+    """The stored part, then new output as it arrives, until the step has ended and all its
+    output is sent (or FOLLOW_LIMIT passes: the client reconnects with `offset`)."""
+    for piece in await run_in_threadpool(list, opened.body):
+        yield piece
+    last, deadline = opened.last_seq, time.monotonic() + FOLLOW_LIMIT
+    while time.monotonic() < deadline:
+        ended = await run_in_threadpool(_step_ended, ctx, ref)  # checked before the read
+        new = await run_in_threadpool(chunks_after, ctx.engine, ref, last)
+        for seq, data in new:
+            last = seq
+            yield data
+        if ended and not new:
+            return
+        if not new:
+            await asyncio.sleep(FOLLOW_POLL)
 
 
 @router.get(
@@ -52,8 +92,10 @@ def _open(
     summary="A step's full stdout or stderr, as text",
     description=(
         "Streams the stored log. `offset` and `limit` select a byte range; `tail` the last N "
-        "lines. Headers: `X-Jobtrail-Log-Bytes` (bytes kept) and `X-Jobtrail-Dropped-Bytes` "
-        "(bytes the per-stream cap dropped from the middle)."
+        "lines. With `follow=true` the response stays open (chunked text) and sends new output "
+        "as it arrives, until the step has ended and all of it is sent (at most an hour; then "
+        "reconnect with `offset`). Headers: `X-Jobtrail-Log-Bytes` (bytes kept when the "
+        "request began) and `X-Jobtrail-Dropped-Bytes` (bytes the per-stream cap dropped)."
     ),
 )
 async def get_log(
@@ -66,7 +108,14 @@ async def get_log(
     offset: Annotated[int | None, Query(ge=0, le=2**53)] = None,
     limit: Annotated[int | None, Query(ge=0, le=2**53)] = None,
     tail: Annotated[int | None, Query(ge=0, le=1_000_000)] = None,
+    follow: Annotated[
+        bool, Query(description="Keep sending new output until the step ends.")
+    ] = False,
 ) -> StreamingResponse:
     ref = StreamRef(org_id, run_id, step_name, stream)
-    body, headers = await run_in_threadpool(_open, ctx, ref, offset, limit, tail)
+    if follow and limit is not None:
+        raise BadRequest("`follow` goes with `offset` or `tail`, not with `limit`.")
+    opened = await run_in_threadpool(_open, ctx, ref, offset, limit, tail)
+    body = _follow(ctx, ref, opened) if follow else opened.body
+    headers = {**opened.headers, "X-Accel-Buffering": "no"} if follow else opened.headers
     return StreamingResponse(body, headers=headers, media_type="text/plain; charset=utf-8")

@@ -67,9 +67,16 @@ def iter_chunks(engine: Engine, ref: StreamRef, chunks: list[tuple[int, int]]) -
                 yield bytes(cast(bytes, data))
 
 
-def read_range(engine: Engine, ref: StreamRef, offset: int, limit: int | None) -> Iterator[bytes]:
-    """Bytes [offset, offset+limit) of the kept stream, reading only the chunks that hold them."""
-    sizes = chunk_sizes(engine, ref)
+def read_range(
+    engine: Engine,
+    ref: StreamRef,
+    offset: int,
+    limit: int | None,
+    sizes: list[tuple[int, int]] | None = None,
+) -> Iterator[bytes]:
+    """Bytes [offset, offset+limit) of the kept stream (as of the `sizes` snapshot when given),
+    reading only the chunks that hold them."""
+    sizes = chunk_sizes(engine, ref) if sizes is None else sizes
     end = None if limit is None else offset + limit
     wanted: list[tuple[int, int]] = []
     first_start = 0
@@ -97,9 +104,11 @@ def read_tail_bytes(engine: Engine, ref: StreamRef, max_bytes: int) -> tuple[byt
     return b"".join(read_range(engine, ref, start, None)), total
 
 
-def read_tail_lines(engine: Engine, ref: StreamRef, lines: int) -> bytes:
+def read_tail_lines(
+    engine: Engine, ref: StreamRef, lines: int, sizes: list[tuple[int, int]] | None = None
+) -> bytes:
     """The last `lines` lines, reading chunks backwards only until enough newlines are seen."""
-    sizes = chunk_sizes(engine, ref)
+    sizes = chunk_sizes(engine, ref) if sizes is None else sizes
     collected: list[bytes] = []
     newlines = 0
     for start in range(len(sizes), 0, -_FETCH_TAIL):
@@ -116,3 +125,18 @@ def read_tail_lines(engine: Engine, ref: StreamRef, lines: int) -> bytes:
     kept = body.split(b"\n")[-lines:] if lines else []
     out = b"\n".join(kept)
     return out + b"\n" if kept and text.endswith(b"\n") else out
+
+
+def chunks_after(
+    engine: Engine, ref: StreamRef, seq: int, limit: int = 64
+) -> list[tuple[int, bytes]]:
+    """Chunks numbered after `seq`, in order (what a live tail has not sent yet)."""
+    t = log_chunks.c
+    with engine.connect() as conn:
+        stmt = (
+            select(t.seq, t.data)
+            .where(*_where(ref), t.seq > seq)  # type: ignore[arg-type]
+            .order_by(t.seq)
+            .limit(limit)
+        )
+        return [(r.seq, bytes(r.data)) for r in conn.execute(stmt)]
