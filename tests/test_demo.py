@@ -85,6 +85,7 @@ def test_demo_serves_realistic_sample_runs(tmp_path: Path) -> None:
         assert key_id, out
         assert key, out
         assert f"http://127.0.0.1:{port}/api/msc/v1/docs" in out
+        assert f"http://127.0.0.1:{port}/console" in out
         prefix = f"http://127.0.0.1:{port}{BASE}/organizations/{org[1]}"
         token = httpx.get(
             f"{prefix}/credentials/v3/token",

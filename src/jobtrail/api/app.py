@@ -15,6 +15,7 @@ from jobtrail.api import routes_events, routes_health, routes_logs, routes_runs,
 from jobtrail.api.context import AppContext
 from jobtrail.api.docs import BASE, OPENAPI_URL, install_docs
 from jobtrail.api.errors import install_error_handlers
+from jobtrail.console.routes import install_console
 from jobtrail.settings import Settings
 from jobtrail.store import accounts, retention
 from jobtrail.store.dialect import make_engine
@@ -68,4 +69,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router, prefix=BASE)
     app.include_router(routes_health.router)
     install_docs(app)
+    install_console(app)
     return app

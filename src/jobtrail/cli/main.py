@@ -151,6 +151,7 @@ def demo(
     console.print(f"  organization id: {org_id}")
     console.print(f"  API key id:      {read_key.key.key_id}   (role read)")
     console.print(f"  API key:         {read_key.secret}")
+    console.print(f"  Jobs console:    {base}/console")
     console.print(f"  API docs:        {base}/api/msc/v1/docs")
     console.print(
         f"\n  curl -H 'X-API-Key-ID: {read_key.key.key_id}' -H 'X-API-Key: {read_key.secret}' "

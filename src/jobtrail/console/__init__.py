@@ -1,0 +1,1 @@
+"""The Jobs console: static pages that use only the public Jobs API."""

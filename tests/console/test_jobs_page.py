@@ -1,0 +1,95 @@
+"""The console's sign-in and Jobs page in headless Chromium, against a real server."""
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.browser import browser  # noqa: F401 - the fixture
+from tests.support import Api, Org, Server, ago, simple_run
+
+ARTIFACTS = Path(__file__).parent.parent.parent / "artifacts"
+
+
+@pytest.fixture
+def page(browser: Any, server: Server) -> Any:  # noqa: F811
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    tab.goto(f"{server.url}/console")
+    yield tab
+    context.close()
+    assert errors == []
+
+
+def _sign_in(page: Any, org: Org, key: str | None = None) -> None:
+    read = org.keys["read"]
+    page.fill("input[name=org]", org.id)
+    page.fill("input[name=keyId]", read.key.key_id)
+    page.fill("input[name=key]", key if key is not None else read.secret)
+    page.click("#sign-in-form button[type=submit]")
+
+
+def test_wrong_credentials_get_a_clear_message(page: Any, org: Org) -> None:
+    _sign_in(page, org, key="not-the-key")
+    error = page.locator("#sign-in-error")
+    error.wait_for()
+    assert "Sign-in failed" in error.inner_text()
+    assert page.locator("#jobs").is_hidden()
+
+
+def test_jobs_page_lists_runs_with_filters_and_counts(page: Any, api: Api, org: Org) -> None:
+    api.ingest(
+        simple_run(ago(hours=3), "a", job="webmodel", env="prod")
+        + simple_run(ago(hours=2), "b", job="webmodel", env="prod", fail=True)
+        + simple_run(ago(hours=1), "c", job="orders", env="qa")
+    )
+    _sign_in(page, org)
+    rows = page.locator("#runs tbody tr")
+    rows.first.wait_for()
+    assert rows.count() == 3
+    assert rows.first.locator("td").first.inner_text() == "orders"  # newest first
+    assert page.locator("#counts li[data-state=FAILED]").inner_text().endswith("1")
+    assert "session" not in page.url
+    assert org.keys["read"].secret not in page.url
+    page.select_option("select[name=state]", "FAILED")
+    rows.nth(1).wait_for(state="detached")  # (no wait_for_function: the page's CSP forbids eval)
+    assert rows.count() == 1
+    assert "state=FAILED" in page.url  # the view can be shared
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "console-jobs.png"))
+    page.click("#sign-out")
+    assert page.locator("#sign-in").is_visible()
+    assert page.evaluate("sessionStorage.length") == 0
+
+
+def test_window_rules_are_explained_inline(page: Any, org: Org) -> None:
+    _sign_in(page, org)
+    page.locator("#runs").wait_for()
+    page.select_option("select[name=window]", "custom")
+    page.fill("input[name=from]", "2020-01-01T00:00:00")
+    page.fill("input[name=to]", "2020-01-02T00:00:00")
+    page.click("#filters button[type=submit]")
+    page.locator("#window-error").filter(has_text="7 days").wait_for()
+
+
+def test_user_data_is_shown_as_text(page: Any, api: Api, org: Org) -> None:
+    hostile = "<img src=x onerror=window.__xss=1><script>window.__xss=2</script>"
+    api.ingest(simple_run(ago(hours=1), "x", job=hostile, env="<b>env</b>"))
+    _sign_in(page, org)
+    cell = page.locator("#runs tbody tr td").first
+    cell.wait_for()
+    assert cell.inner_text() == hostile
+    assert page.evaluate("window.__xss") is None
+    assert page.locator("#runs img").count() == 0
+
+
+def test_console_pages_carry_a_content_security_policy(server: Server) -> None:
+    resp = httpx.get(f"{server.url}/console")
+    assert resp.status_code == 200
+    csp = resp.headers["content-security-policy"]
+    assert "script-src 'self'" in csp
+    assert "unsafe-inline" not in csp
+    assert httpx.get(f"{server.url}/").headers.get("location") == "/console"
