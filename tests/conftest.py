@@ -13,6 +13,7 @@ from sqlalchemy.exc import OperationalError
 from jobtrail.settings import normalise_db_url
 from jobtrail.store import migrate
 from jobtrail.store.dialect import make_engine
+from tests.browser import browser  # noqa: F401 - registered once here, for every module
 from tests.support import Api, Org, Server, make_org, start_server
 
 PG_ADMIN_URL = os.environ.get("JOBTRAIL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")

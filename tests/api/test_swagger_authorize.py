@@ -2,11 +2,10 @@
 
 from typing import Any
 
-from tests.browser import browser  # noqa: F401 - the fixture
 from tests.support import BASE, Api, ago, simple_run
 
 
-def test_authorize_then_try_it_out(browser: Any, api: Api) -> None:  # noqa: F811
+def test_authorize_then_try_it_out(browser: Any, api: Api) -> None:
     api.ingest(simple_run(ago(hours=1), "swagger"))
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     page.goto(f"{api.http.base_url}{BASE}/docs")

@@ -6,14 +6,13 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.browser import browser  # noqa: F401 - the fixture
 from tests.support import Api, Org, Server, ago, simple_run
 
 ARTIFACTS = Path(__file__).parent.parent.parent / "artifacts"
 
 
 @pytest.fixture
-def page(browser: Any, server: Server) -> Any:  # noqa: F811
+def page(browser: Any, server: Server) -> Any:
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     tab = context.new_page()
     errors: list[str] = []

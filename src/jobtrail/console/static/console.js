@@ -1,87 +1,12 @@
-// The jobtrail console: the Jobs view, powered only by the public Jobs API.
-// Every piece of user data is rendered with textContent, never as HTML.
+// The jobtrail console: sign-in, the Jobs page and the router. Uses only the public Jobs API.
 
-const API = "/api/msc/v1";
-const SESSION = "jobtrail.session";
+import {
+  $, api, element, forgetSession, humanDuration, loadSession, mintToken, relative, saveSession,
+  toLocalInput,
+} from "./common.js";
+import { showRun } from "./run.js";
+
 const AUTO_REFRESH_MS = 30000;
-
-const $ = (id) => document.getElementById(id);
-
-function element(tag, text, className) {
-  const node = document.createElement(tag);
-  if (text !== undefined && text !== null) node.textContent = String(text);
-  if (className) node.className = className;
-  return node;
-}
-
-// --- session: the token lives in sessionStorage only, never in a URL ------------------------
-
-function loadSession() {
-  try { return JSON.parse(sessionStorage.getItem(SESSION)); } catch { return null; }
-}
-
-function saveSession(session) { sessionStorage.setItem(SESSION, JSON.stringify(session)); }
-
-function forgetSession() { sessionStorage.removeItem(SESSION); }
-
-async function mintToken(org, keyId, key) {
-  const resp = await fetch(`${API}/organizations/${encodeURIComponent(org)}/credentials/v3/token`, {
-    headers: { "X-API-Key-ID": keyId, "X-API-Key": key },
-  });
-  const body = await resp.json().catch(() => ({}));
-  if (!resp.ok) throw new Error(body.message || `The server answered ${resp.status}.`);
-  return { org, keyId, key, token: body.accessToken, expiresAt: Date.parse(body.expiresAt) };
-}
-
-async function api(path, params) {
-  let session = loadSession();
-  if (!session) throw new Error("Not signed in.");
-  if (Date.now() > session.expiresAt - 60000) {  // re-mint shortly before expiry
-    session = await mintToken(session.org, session.keyId, session.key);
-    saveSession(session);
-  }
-  const url = new URL(`${API}/organizations/${encodeURIComponent(session.org)}${path}`, location.origin);
-  for (const [name, value] of Object.entries(params || {})) if (value) url.searchParams.set(name, value);
-  let resp = await fetch(url, { headers: { Authorization: `Bearer ${session.token}` } });
-  if (resp.status === 401) {  // revoked or expired early: one fresh token, then give up
-    session = await mintToken(session.org, session.keyId, session.key);
-    saveSession(session);
-    resp = await fetch(url, { headers: { Authorization: `Bearer ${session.token}` } });
-  }
-  return resp;
-}
-
-// --- time and duration as people read them ---------------------------------------------------
-
-function relative(iso) {
-  if (!iso) return "";
-  const seconds = Math.round((Date.now() - Date.parse(iso)) / 1000);
-  const steps = [[60, "s"], [60, "min"], [24, "h"], [Infinity, "d"]];
-  let value = seconds;
-  for (const [size, unit] of steps) {
-    if (Math.abs(value) < size) return `${value} ${unit} ago`;
-    value = Math.round(value / size);
-  }
-  return iso;
-}
-
-function humanDuration(iso) {
-  if (!iso) return "";
-  const match = /^-?PT(?:(\d+)H)?(?:(\d+)M)?(?:([\d.]+)S)?$/.exec(iso);
-  if (!match) return iso;
-  const [, h, m, s] = match;
-  const parts = [];
-  if (h) parts.push(`${h}h`);
-  if (m) parts.push(`${m}m`);
-  if (s || !parts.length) parts.push(`${Math.round(Number(s || 0))}s`);
-  return parts.join(" ");
-}
-
-function toLocalInput(date) {
-  const pad = (n) => String(n).padStart(2, "0");
-  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T` +
-    `${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
-}
 
 // --- the view's state lives in the URL hash, so a view can be shared ----------------------------
 
@@ -156,7 +81,11 @@ function renderRuns(runs) {
     start.title = run.startTime || "";
     const state = element("td");
     state.append(element("span", run.state, `badge ${run.state}`));
-    row.append(element("td", run.jobName, "name"), element("td", run.environment, "name"), state,
+    const job = element("td", null, "name");
+    const link = element("a", run.jobName);
+    link.href = `#/runs/${encodeURIComponent(run.runId)}`;
+    job.append(link);
+    row.append(job, element("td", run.environment, "name"), state,
       start, element("td", run.duration ? humanDuration(run.duration) : "running"));
     body.append(row);
   }
@@ -220,7 +149,7 @@ function scheduleRefresh() {
 // --- pages -------------------------------------------------------------------------------------
 
 function show(page) {
-  for (const id of ["sign-in", "jobs"]) $(id).hidden = id !== page;
+  for (const id of ["sign-in", "jobs", "run"]) $(id).hidden = id !== page;
   const session = loadSession();
   $("sign-out").hidden = !session;
   $("who").textContent = session ? `Organization ${session.org}` : "";
@@ -231,9 +160,16 @@ async function route() {
     show("sign-in");
     return;
   }
-  const { params } = viewFromHash();
+  const { route: path, params } = viewFromHash();
+  clearInterval(refreshTimer);
+  if (path.startsWith("/runs/")) {
+    show("run");
+    await showRun(decodeURIComponent(path.slice("/runs/".length)));
+    return;
+  }
   show("jobs");
   fillForm($("filters"), params);
+  scheduleRefresh();
   await refreshJobs().catch((err) => { $("window-error").textContent = err.message; });
 }
 

@@ -1,0 +1,232 @@
+// The Run page: job, state and times; the job DAG; a timeline of steps; a step's logs.
+
+import { $, api, apiStream, element, humanDuration, relative } from "./common.js";
+
+const SVG = "http://www.w3.org/2000/svg";
+const BOX_W = 190;
+const BOX_H = 34;
+const GAP_X = 70;
+const GAP_Y = 16;
+let tailController = null;
+
+function svg(tag, attrs) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [name, value] of Object.entries(attrs || {})) node.setAttribute(name, String(value));
+  return node;
+}
+
+// Each step sits one layer after its deepest dependency, left to right.
+export function layout(steps) {
+  const byName = new Map(steps.map((s) => [s.name, s]));
+  const depth = new Map();
+  const level = (name, seen = new Set()) => {
+    if (depth.has(name)) return depth.get(name);
+    if (seen.has(name)) return 0;  // a cycle cannot come from the runner; be safe anyway
+    seen.add(name);
+    const deps = (byName.get(name)?.dependencies || []).filter((d) => byName.has(d));
+    const value = deps.length ? 1 + Math.max(...deps.map((d) => level(d, seen))) : 0;
+    depth.set(name, value);
+    return value;
+  };
+  const columns = [];
+  for (const step of steps) {
+    const d = level(step.name);
+    (columns[d] ||= []).push(step.name);
+  }
+  const position = new Map();
+  columns.forEach((names, col) => names.forEach((name, row) => {
+    position.set(name, { x: col * (BOX_W + GAP_X), y: row * (BOX_H + GAP_Y) });
+  }));
+  const width = columns.length * (BOX_W + GAP_X) - GAP_X;
+  const height = Math.max(...columns.map((c) => c.length)) * (BOX_H + GAP_Y) - GAP_Y;
+  return { position, width: Math.max(width, BOX_W), height: Math.max(height, BOX_H) };
+}
+
+function drawDag(steps, onSelect) {
+  const holder = $("dag");
+  holder.replaceChildren();
+  if (!steps.length) return;
+  const { position, width, height } = layout(steps);
+  const pad = 12;
+  const root = svg("svg", { viewBox: `${-pad} ${-pad} ${width + 2 * pad} ${height + 2 * pad}`,
+    role: "img", "aria-label": "Job DAG" });
+  const defs = svg("defs");
+  const marker = svg("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 10, refY: 5,
+    markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse" });
+  marker.append(svg("path", { d: "M 0 0 L 10 5 L 0 10 z", class: "arrowhead" }));
+  defs.append(marker);
+  const scene = svg("g", { class: "scene" });
+  root.append(defs, scene);
+  for (const step of steps) {
+    const to = position.get(step.name);
+    for (const dep of step.dependencies) {
+      const from = position.get(dep);
+      if (!from) continue;
+      const x1 = from.x + BOX_W, y1 = from.y + BOX_H / 2, x2 = to.x, y2 = to.y + BOX_H / 2;
+      const mid = (x1 + x2) / 2;
+      const edge = svg("path", { d: `M ${x1} ${y1} C ${mid} ${y1}, ${mid} ${y2}, ${x2} ${y2}`,
+        class: "edge", "marker-end": "url(#arrow)" });
+      edge.dataset.from = dep;
+      edge.dataset.to = step.name;
+      scene.append(edge);
+    }
+  }
+  for (const step of steps) {
+    const { x, y } = position.get(step.name);
+    const box = svg("g", { class: `step ${step.state}`, transform: `translate(${x} ${y})`,
+      tabindex: 0, role: "button" });
+    box.dataset.step = step.name;
+    const title = svg("title");
+    title.textContent = `${step.name}: ${step.state}`;
+    const label = svg("text", { x: 10, y: BOX_H / 2 + 4 });
+    label.textContent = step.name.length > 24 ? `${step.name.slice(0, 23)}…` : step.name;
+    box.append(title, svg("rect", { width: BOX_W, height: BOX_H, rx: 5 }), label);
+    box.addEventListener("click", () => onSelect(step.name));
+    box.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") onSelect(step.name); });
+    scene.append(box);
+  }
+  root.style.maxWidth = `${(width + 2 * pad) * 1.2}px`;  // small DAGs are not blown up
+  holder.append(root);
+  panZoom(root, width + 2 * pad, height + 2 * pad);
+}
+
+function panZoom(root, width, height) {
+  let view = { x: -12, y: -12, w: width, h: height };
+  const apply = () => root.setAttribute("viewBox", `${view.x} ${view.y} ${view.w} ${view.h}`);
+  root.addEventListener("wheel", (event) => {
+    event.preventDefault();
+    const factor = event.deltaY > 0 ? 1.15 : 1 / 1.15;
+    view = { x: view.x, y: view.y, w: view.w * factor, h: view.h * factor };
+    apply();
+  }, { passive: false });
+  let drag = null;
+  root.addEventListener("pointerdown", (e) => { drag = { x: e.clientX, y: e.clientY, view }; });
+  root.addEventListener("pointerup", () => { drag = null; });
+  root.addEventListener("pointermove", (e) => {
+    if (!drag) return;
+    const scale = view.w / root.clientWidth;
+    view = { ...drag.view, x: drag.view.x - (e.clientX - drag.x) * scale,
+      y: drag.view.y - (e.clientY - drag.y) * scale };
+    apply();
+  });
+}
+
+function drawTimeline(run, steps, onSelect) {
+  const holder = $("timeline");
+  holder.replaceChildren();
+  const started = steps.filter((s) => s.startTime);
+  if (!started.length) return;
+  const t0 = Math.min(...started.map((s) => Date.parse(s.startTime)));
+  const t1 = Math.max(...started.map((s) => Date.parse(s.endTime || new Date().toISOString())));
+  const span = Math.max(t1 - t0, 1);
+  for (const step of started) {
+    const row = element("div", null, "lane");
+    const name = element("button", step.name, "lane-name");
+    name.type = "button";
+    name.addEventListener("click", () => onSelect(step.name));
+    const track = element("div", null, "track");
+    const bar = element("div", null, `bar ${step.state}`);
+    const start = Date.parse(step.startTime) - t0;
+    const end = Date.parse(step.endTime || new Date().toISOString()) - t0;
+    bar.style.left = `${(start / span) * 100}%`;
+    bar.style.width = `${Math.max(((end - start) / span) * 100, 0.5)}%`;
+    bar.title = `${step.startTime} → ${step.endTime || "running"} (${humanDuration(step.duration) || "running"})`;
+    track.append(bar);
+    row.append(name, track);
+    holder.append(row);
+  }
+}
+
+// ANSI SGR colours (30–37, 90–97, bold) become spans with classes; the text stays text.
+export function renderAnsi(target, text) {
+  const pattern = /\x1b\[([0-9;]*)m/g;
+  let classes = [];
+  let last = 0;
+  const flush = (chunk) => {
+    if (!chunk) return;
+    if (!classes.length) { target.append(document.createTextNode(chunk)); return; }
+    target.append(element("span", chunk, classes.join(" ")));
+  };
+  for (const match of text.matchAll(pattern)) {
+    flush(text.slice(last, match.index));
+    last = match.index + match[0].length;
+    for (const code of (match[1] || "0").split(";").map(Number)) {
+      if (code === 0) classes = [];
+      else if (code === 1) classes.push("ansi-bold");
+      else if ((code >= 30 && code <= 37) || (code >= 90 && code <= 97)) {
+        classes = classes.filter((c) => !c.startsWith("ansi-fg")).concat(`ansi-fg${code}`);
+      }
+    }
+  }
+  flush(text.slice(last));
+}
+
+async function liveTail(runId, name, stream, target, offset) {
+  tailController?.abort();
+  tailController = new AbortController();
+  const path = `/jobs/v1/runs/${encodeURIComponent(runId)}/steps/${encodeURIComponent(name)}/logs/${stream}`;
+  const resp = await apiStream(path, { follow: "true", offset: String(offset) });
+  if (!resp.ok || !resp.body) return;
+  const reader = resp.body.pipeThrough(new TextDecoderStream()).getReader();
+  const signal = tailController.signal;
+  signal.addEventListener("abort", () => reader.cancel());
+  for (;;) {
+    const { value, done } = await reader.read().catch(() => ({ done: true }));
+    if (done) break;
+    renderAnsi(target, value);
+    target.scrollTop = target.scrollHeight;
+  }
+}
+
+async function showStep(runId, name) {
+  tailController?.abort();
+  const panel = $("step-panel");
+  panel.hidden = false;
+  const resp = await api(`/jobs/v1/runs/${encodeURIComponent(runId)}/steps/${encodeURIComponent(name)}`);
+  const step = await resp.json();
+  $("step-name").textContent = step.name;
+  const facts = $("step-facts");
+  facts.replaceChildren();
+  const add = (label, value) => facts.append(element("dt", label), element("dd", value ?? "—"));
+  add("State", step.state);
+  add("Attempt", step.attempt);
+  add("Exit code", step.exitCode);
+  add("Message", step.message);
+  add("Started", step.startTime);
+  add("Duration", humanDuration(step.duration));
+  const history = $("step-history");
+  history.replaceChildren(...step.stateHistory.map((h) =>
+    element("li", `${h.timestamp} ${h.state}${h.attempt ? ` (attempt ${h.attempt})` : ""}` +
+      `${h.exitCode !== null ? ` exit ${h.exitCode}` : ""}`)));
+  for (const stream of ["stdout", "stderr"]) {
+    const target = $(stream);
+    target.replaceChildren();
+    renderAnsi(target, step[stream]);
+    $(`${stream}-note`).textContent = step[`${stream}Truncated`]
+      ? `Showing the last part; the full ${stream} has ${step[`${stream}Bytes`]} bytes.` : "";
+  }
+  if (step.state === "RUNNING" || step.state === "PENDING") {
+    liveTail(runId, name, "stdout", $("stdout"), step.stdoutBytes);
+  }
+}
+
+export async function showRun(runId) {
+  tailController?.abort();
+  $("step-panel").hidden = true;
+  const resp = await api(`/jobs/v1/runs/${encodeURIComponent(runId)}`);
+  const run = await resp.json().catch(() => ({}));
+  if (!resp.ok) {
+    $("run-title").textContent = run.message || `The server answered ${resp.status}.`;
+    return;
+  }
+  $("run-title").textContent = `${run.jobName} · ${run.environment}`;
+  const badge = $("run-state");
+  badge.textContent = run.state;
+  badge.className = `badge ${run.state}`;
+  const times = $("run-times");
+  times.textContent = `started ${relative(run.startTime)} (${run.startTime || "—"})` +
+    (run.endTime ? `, ended ${run.endTime}, took ${humanDuration(run.duration)}` : ", still running");
+  const select = (name) => showStep(runId, name);
+  drawDag(run.steps, select);
+  drawTimeline(run, run.steps, select);
+}

@@ -1,0 +1,124 @@
+"""The console's Run page: the DAG, the timeline, a step's logs (ANSI, live tail), as text."""
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support import Api, Org, Server, ago, event, simple_run
+
+ARTIFACTS = Path(__file__).parent.parent.parent / "artifacts"
+
+
+@pytest.fixture
+def page(browser: Any, server: Server, org: Org) -> Any:
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    tab.goto(f"{server.url}/console")
+    read = org.keys["read"]
+    tab.fill("input[name=org]", org.id)
+    tab.fill("input[name=keyId]", read.key.key_id)
+    tab.fill("input[name=key]", read.secret)
+    tab.click("#sign-in-form button[type=submit]")
+    tab.locator("#runs").wait_for()
+    yield tab
+    context.close()
+    assert errors == []
+
+
+def _open_run(page: Any, api: Api, job: str = "webmodel") -> str:
+    runs = [r for r in api.runs("PT-12H", "PT0S").json() if r["jobName"] == job]
+    run_id = str(runs[0]["runId"])
+    page.goto(page.url.split("#")[0] + f"#/runs/{run_id}")
+    page.locator("#dag svg").wait_for()
+    return run_id
+
+
+def test_dag_boxes_colours_and_arrows(page: Any, api: Api) -> None:
+    api.ingest(simple_run(ago(hours=1), "dag", fail=True))
+    _open_run(page, api)
+    boxes = page.locator("#dag .step")
+    assert boxes.count() == 2
+    assert "SUCCEEDED" in boxes.nth(0).get_attribute("class")
+    assert "FAILED" in page.locator('#dag .step[data-step="run-dbt"]').get_attribute("class")
+    edges = page.locator("#dag .edge")
+    assert edges.count() == 1
+    assert edges.first.get_attribute("data-from") == "git-clone-cache"
+    assert edges.first.get_attribute("data-to") == "run-dbt"
+    left = _x(page.locator('#dag .step[data-step="git-clone-cache"]'))
+    right = _x(page.locator('#dag .step[data-step="run-dbt"]'))
+    assert left < right  # laid out left to right by dependency
+    assert page.locator("#timeline .lane").count() == 2
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "console-run.png"))
+    page.locator('#dag .step[data-step="run-dbt"]').click()
+    page.locator("#stderr").filter(has_text="Database Error").wait_for()
+    assert "Database Error in model x" in page.locator("#step-facts").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "console-step-log.png"), full_page=True)
+
+
+def _x(box: Any) -> float:
+    match = re.search(r"translate\(([-\d.]+)", box.get_attribute("transform"))
+    assert match
+    return float(match[1])
+
+
+def test_logs_show_ansi_colours_and_html_as_text(page: Any, api: Api) -> None:
+    t = ago(minutes=10)
+    step = {"name": "s"}
+    hostile = "<script>window.__xss=1</script><img src=x onerror=window.__xss=2>\n"
+    api.ingest(
+        [
+            event("step", t, "logs", step=step, state="SUCCEEDED"),
+            event(
+                "log",
+                t,
+                "logs",
+                step=step,
+                stream="stdout",
+                data="\x1b[31mred\x1b[0m plain\n",
+                seq=0,
+            ),
+            event("log", t, "logs", step=step, stream="stderr", data=hostile, seq=0),
+        ]
+    )
+    _open_run(page, api)
+    page.locator('#dag .step[data-step="s"]').click()
+    page.locator("#stderr").filter(has_text="<script>").wait_for()
+    assert page.locator("#stderr").inner_text().strip() == hostile.strip()
+    assert page.locator("#stderr img").count() == 0
+    assert page.evaluate("window.__xss") is None
+    red = page.locator("#stdout span.ansi-fg31")
+    assert red.inner_text() == "red"
+
+
+def test_live_tail_shows_new_output_within_seconds(page: Any, api: Api) -> None:
+    t = ago(minutes=1)
+    step = {"name": "live"}
+    api.ingest(
+        [
+            event("step", t, "tail", step=step, state="RUNNING"),
+            event("log", t, "tail", step=step, stream="stdout", data="first line\n", seq=0),
+        ]
+    )
+    _open_run(page, api)
+    page.locator('#dag .step[data-step="live"]').click()
+    page.locator("#stdout").filter(has_text="first line").wait_for()
+    api.ingest(
+        [
+            event(
+                "log",
+                ago(seconds=0),
+                "tail",
+                step=step,
+                stream="stdout",
+                data="second line\n",
+                seq=1,
+            )
+        ]
+    )
+    page.locator("#stdout").filter(has_text="second line").wait_for(timeout=5000)
+    assert page.locator("#stdout").inner_text().count("first line") == 1
