@@ -3,11 +3,18 @@ broken spec never starts running. Every error names the file, the step and the f
 
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from croniter import croniter
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 
 from jobtrail.domain.dag import find_cycle
 from jobtrail.domain.durations import parse_duration
@@ -21,6 +28,16 @@ class SpecError(Exception):
         super().__init__("\n".join(problems))
         self.path = path
         self.problems = problems
+
+
+def _env_strings(value: Any) -> Any:
+    """YAML reads `PORT: 5432` as a number; environment values are strings."""
+    if isinstance(value, dict):
+        return {str(k): str(v) for k, v in value.items()}
+    return value
+
+
+EnvMap = Annotated[dict[str, str], BeforeValidator(_env_strings)]
 
 
 class _Strict(BaseModel):
@@ -42,7 +59,7 @@ class StepSpec(_Strict):
     needs: list[str] = Field(default_factory=list)
     timeout: timedelta | None = None
     retries: int = Field(default=0, ge=0, le=100)
-    env: dict[str, str] = Field(default_factory=dict)
+    env: EnvMap = Field(default_factory=dict)
     workdir: str | None = None
 
     @field_validator("name")
@@ -55,20 +72,13 @@ class StepSpec(_Strict):
     def _timeout(cls, value: Any) -> timedelta | None:
         return None if value is None else parse_duration(value)
 
-    @field_validator("env", mode="before")
-    @classmethod
-    def _env(cls, value: Any) -> Any:
-        if isinstance(value, dict):
-            return {str(k): str(v) for k, v in value.items()}
-        return value
-
 
 class JobSpec(_Strict):
     job: str = Field(min_length=1, max_length=200)
     environment: str = Field(default="default", max_length=200)
     schedule: str | None = None
     owners: list[str] = Field(default_factory=list)
-    env: dict[str, str] = Field(default_factory=dict)
+    env: EnvMap = Field(default_factory=dict)
     workdir: str | None = None
     steps: list[StepSpec] = Field(min_length=1)
 
@@ -77,13 +87,6 @@ class JobSpec(_Strict):
     def _schedule(cls, value: str | None) -> str | None:
         if value is not None and not croniter.is_valid(value):
             raise ValueError(f"{value!r} is not a cron expression such as '0 * * * *'")
-        return value
-
-    @field_validator("env", mode="before")
-    @classmethod
-    def _env(cls, value: Any) -> Any:
-        if isinstance(value, dict):
-            return {str(k): str(v) for k, v in value.items()}
         return value
 
     @property
