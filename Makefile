@@ -29,6 +29,7 @@ bench: install
 	$(BIN)/python benchmarks/list_runs.py
 	$(BIN)/python benchmarks/step_detail.py
 	$(BIN)/python benchmarks/runner.py
+	$(BIN)/python benchmarks/console.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,12 +1,13 @@
 """The console's sign-in and Jobs page in headless Chromium, against a real server."""
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.support import Api, Org, Server, ago, simple_run
+from tests.support import Api, Org, Server, ago, event, simple_run
 
 ARTIFACTS = Path(__file__).parent.parent.parent / "artifacts"
 
@@ -91,3 +92,40 @@ def test_console_pages_carry_a_content_security_policy(server: Server) -> None:
     assert "script-src 'self'" in csp
     assert "unsafe-inline" not in csp
     assert httpx.get(f"{server.url}/").headers.get("location") == "/console"
+
+
+def test_trimmed_window_notice_and_narrowing(page: Any, api: Api, org: Org) -> None:
+    start = ago(hours=20)
+    events = [event("run", start, "early", state="RUNNING")]
+    events += [
+        event("run", start + timedelta(seconds=10 + i), f"late-{i % 50}", state="RUNNING")
+        for i in range(10_000)
+    ]
+    for chunk in range(0, len(events), 5000):
+        api.ingest(events[chunk : chunk + 5000])
+    _sign_in(page, org)
+    notice = page.locator("#trimmed")
+    notice.wait_for()
+    assert "10,000" in notice.inner_text()
+    assert page.locator("#runs tbody tr").count() == 50
+    page.click("#narrow")
+    notice.wait_for(state="hidden")
+    assert page.locator("select[name=window]").input_value() == "custom"
+    assert "window=custom" in page.url
+
+
+def test_an_expired_token_is_minted_again(page: Any, api: Api, org: Org) -> None:
+    api.ingest(simple_run(ago(hours=1), "r"))
+    _sign_in(page, org)
+    page.locator("#runs tbody tr").first.wait_for()
+    page.evaluate(
+        "const s = JSON.parse(sessionStorage.getItem('jobtrail.session'));"
+        "s.token = 'expired'; s.expiresAt = 0;"
+        "sessionStorage.setItem('jobtrail.session', JSON.stringify(s));"
+    )
+    page.evaluate("document.querySelector('#runs tbody').replaceChildren()")
+    page.click("#filters button[type=submit]")
+    page.locator("#runs tbody tr").first.wait_for()
+    assert (
+        page.evaluate("JSON.parse(sessionStorage.getItem('jobtrail.session')).token") != "expired"
+    )

@@ -54,7 +54,8 @@ def test_dag_boxes_colours_and_arrows(page: Any, api: Api) -> None:
     assert page.locator("#timeline .lane").count() == 2
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "console-run.png"))
-    page.locator('#dag .step[data-step="run-dbt"]').click()
+    page.locator('#dag .step[data-step="run-dbt"]').focus()  # keyboard: focus and Enter
+    page.keyboard.press("Enter")
     page.locator("#stderr").filter(has_text="Database Error").wait_for()
     assert "Database Error in model x" in page.locator("#step-facts").inner_text()
     page.screenshot(path=str(ARTIFACTS / "console-step-log.png"), full_page=True)
@@ -122,3 +123,29 @@ def test_live_tail_shows_new_output_within_seconds(page: Any, api: Api) -> None:
     )
     page.locator("#stdout").filter(has_text="second line").wait_for(timeout=5000)
     assert page.locator("#stdout").inner_text().count("first line") == 1
+
+
+def test_long_logs_load_in_pieces(page: Any, api: Api) -> None:
+    t = ago(minutes=10)
+    step = {"name": "big"}
+    lines = "".join(f"line {i:07d}\n" for i in range(120_000))  # ~1.6 MB: more than the 1 MiB shown
+    chunks = [lines[i : i + 500_000] for i in range(0, len(lines), 500_000)]
+    events = [event("step", t, "long", step=step, state="SUCCEEDED")]
+    events += [
+        event("log", t, "long", step=step, stream="stdout", data=c, seq=n)
+        for n, c in enumerate(chunks)
+    ]
+    for ev in events:
+        api.ingest([ev])
+    _open_run(page, api)
+    page.locator('#dag .step[data-step="big"]').click()
+    page.locator("#stdout").filter(has_text="line 0119999").wait_for()
+    assert "line 0000000" not in page.locator("#stdout").inner_text()
+    more = page.locator("#stdout-note button")
+    while more.count():
+        button = more.element_handle()
+        button.click()
+        button.wait_for_element_state("hidden")  # replaced once the piece is in
+    text = page.locator("#stdout").inner_text()
+    assert text.startswith("line 0000000")
+    assert text.count("line 0050000") == 1

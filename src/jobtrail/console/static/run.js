@@ -87,12 +87,19 @@ function drawDag(steps, onSelect) {
   }
   root.style.maxWidth = `${(width + 2 * pad) * 1.2}px`;  // small DAGs are not blown up
   holder.append(root);
-  panZoom(root, width + 2 * pad, height + 2 * pad);
+  // A DAG wider than the box opens at 1:1 from its start, labels readable; drag and wheel
+  // to explore it. A smaller one is shown whole.
+  const box = holder.getBoundingClientRect();
+  const fits = width + 2 * pad <= box.width;
+  const view = fits ? { x: -pad, y: -pad, w: width + 2 * pad, h: height + 2 * pad }
+    : { x: -pad, y: -pad, w: box.width, h: box.height };
+  panZoom(root, view);
 }
 
-function panZoom(root, width, height) {
-  let view = { x: -12, y: -12, w: width, h: height };
+function panZoom(root, initial) {
+  let view = initial;
   const apply = () => root.setAttribute("viewBox", `${view.x} ${view.y} ${view.w} ${view.h}`);
+  apply();
   root.addEventListener("wheel", (event) => {
     event.preventDefault();
     const factor = event.deltaY > 0 ? 1.15 : 1 / 1.15;
@@ -162,24 +169,27 @@ export function renderAnsi(target, text) {
 }
 
 async function liveTail(runId, name, stream, target, offset) {
-  tailController?.abort();
-  tailController = new AbortController();
+  tailController ||= new AbortController();
+  const { signal } = tailController;
   const path = `/jobs/v1/runs/${encodeURIComponent(runId)}/steps/${encodeURIComponent(name)}/logs/${stream}`;
-  const resp = await apiStream(path, { follow: "true", offset: String(offset) });
-  if (!resp.ok || !resp.body) return;
-  const reader = resp.body.pipeThrough(new TextDecoderStream()).getReader();
-  const signal = tailController.signal;
-  signal.addEventListener("abort", () => reader.cancel());
-  for (;;) {
-    const { value, done } = await reader.read().catch(() => ({ done: true }));
-    if (done) break;
-    renderAnsi(target, value);
-    target.scrollTop = target.scrollHeight;
+  try {
+    const resp = await apiStream(path, { follow: "true", offset: String(offset) }, signal);
+    if (!resp.ok || !resp.body) return;
+    const reader = resp.body.pipeThrough(new TextDecoderStream()).getReader();
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      renderAnsi(target, value);
+      target.scrollTop = target.scrollHeight;
+    }
+  } catch (err) {
+    if (err.name !== "AbortError") throw err;  // leaving the step or the page ends the tail
   }
 }
 
 async function showStep(runId, name) {
   tailController?.abort();
+  tailController = null;
   const panel = $("step-panel");
   panel.hidden = false;
   const resp = await api(`/jobs/v1/runs/${encodeURIComponent(runId)}/steps/${encodeURIComponent(name)}`);
@@ -198,20 +208,44 @@ async function showStep(runId, name) {
   history.replaceChildren(...step.stateHistory.map((h) =>
     element("li", `${h.timestamp} ${h.state}${h.attempt ? ` (attempt ${h.attempt})` : ""}` +
       `${h.exitCode !== null ? ` exit ${h.exitCode}` : ""}`)));
+  const live = step.state === "RUNNING" || step.state === "PENDING";
   for (const stream of ["stdout", "stderr"]) {
     const target = $(stream);
     target.replaceChildren();
     renderAnsi(target, step[stream]);
-    $(`${stream}-note`).textContent = step[`${stream}Truncated`]
-      ? `Showing the last part; the full ${stream} has ${step[`${stream}Bytes`]} bytes.` : "";
+    // Offsets count the bytes the server keeps (received minus what the cap dropped).
+    const kept = step[`${stream}Bytes`] - step[`${stream}DroppedBytes`];
+    const shown = new TextEncoder().encode(step[stream]).length;
+    showEarlier(runId, name, stream, Math.max(0, kept - shown), step[`${stream}Bytes`]);
+    if (live) liveTail(runId, name, stream, target, kept);
   }
-  if (step.state === "RUNNING" || step.state === "PENDING") {
-    liveTail(runId, name, "stdout", $("stdout"), step.stdoutBytes);
-  }
+}
+
+// Long logs come in pieces: the step shows the most recent part; older parts load on demand.
+const PIECE = 256 * 1024;
+
+function showEarlier(runId, name, stream, from, total) {
+  const note = $(`${stream}-note`);
+  note.replaceChildren();
+  if (from <= 0) return;
+  note.append(element("span", `Showing the last part of ${total} bytes. `));
+  const more = element("button", "Load earlier output");
+  more.type = "button";
+  more.addEventListener("click", async () => {
+    const start = Math.max(0, from - PIECE);
+    const path = `/jobs/v1/runs/${encodeURIComponent(runId)}/steps/${encodeURIComponent(name)}/logs/${stream}`;
+    const resp = await api(path, { offset: String(start), limit: String(from - start) });
+    const holder = element("span");
+    renderAnsi(holder, await resp.text());
+    $(stream).prepend(holder);
+    showEarlier(runId, name, stream, start, total);
+  });
+  note.append(more);
 }
 
 export async function showRun(runId) {
   tailController?.abort();
+  tailController = null;
   $("step-panel").hidden = true;
   const resp = await api(`/jobs/v1/runs/${encodeURIComponent(runId)}`);
   const run = await resp.json().catch(() => ({}));
