@@ -14,10 +14,6 @@ def to_micros(dt: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * MICROS + delta.microseconds
 
 
-def from_micros(us: int) -> datetime:
-    return _EPOCH + timedelta(microseconds=us)
-
-
 _MINUTE = 60 * MICROS
 
 
