@@ -11,7 +11,7 @@ from typing import Any
 from _harness import ROOT, Api, _sqlite, make_org, serve
 from playwright.sync_api import sync_playwright
 
-from tests.browser import FLAGS
+from tests.browser import FLAGS, sign_in
 
 RUNS = 2000
 DAG_STEPS = 200
@@ -97,10 +97,7 @@ def main() -> None:
             page = browser.new_page(viewport={"width": 1280, "height": 800})
             page.goto(f"{server.url}/console")
             read = org.keys["read"]
-            page.fill("input[name=org]", org.id)
-            page.fill("input[name=keyId]", read.key.key_id)
-            page.fill("input[name=key]", read.secret)
-            page.click("#sign-in-form button[type=submit]")
+            sign_in(page, org.id, read.key.key_id, read.secret)
             page.locator("#runs tbody tr").first.wait_for()
             jobs_url = f"{server.url}/console#/jobs?window=24h"
             jobs_time, jobs_bytes = measure(page, jobs_url, "#runs tbody tr", RUNS + 1)

@@ -2,6 +2,7 @@
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,6 +15,14 @@ FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+
+def sign_in(page: Any, org_id: str, key_id: str, key: str) -> None:
+    """Fill the console's sign-in form and submit it."""
+    page.fill("input[name=org]", org_id)
+    page.fill("input[name=keyId]", key_id)
+    page.fill("input[name=key]", key)
+    page.click("#sign-in-form button[type=submit]")
 
 
 @pytest.fixture(scope="session")

@@ -78,6 +78,18 @@ class Org:
     keys: dict[str, accounts.NewKey]
 
 
+def ingest_env(org: "Org", **extra: str) -> dict[str, str]:
+    """The environment a runner or agent reports with: the org and its ingest key."""
+    key = org.keys["ingest"]
+    return {
+        **os.environ,
+        "JOBTRAIL_ORG": org.id,
+        "JOBTRAIL_API_KEY_ID": key.key.key_id,
+        "JOBTRAIL_API_KEY": key.secret,
+        **extra,
+    }
+
+
 def make_org(engine: Engine) -> Org:
     org_id = accounts.create_org(engine, f"org-{uuid.uuid4().hex[:8]}")
     keys = {role: accounts.create_key(engine, org_id, role) for role in ("read", "ingest", "admin")}

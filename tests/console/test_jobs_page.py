@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.browser import sign_in
 from tests.support import Api, Org, Server, ago, event, simple_run
 
 ARTIFACTS = Path(__file__).parent.parent.parent / "artifacts"
@@ -26,10 +27,7 @@ def page(browser: Any, server: Server) -> Any:
 
 def _sign_in(page: Any, org: Org, key: str | None = None) -> None:
     read = org.keys["read"]
-    page.fill("input[name=org]", org.id)
-    page.fill("input[name=keyId]", read.key.key_id)
-    page.fill("input[name=key]", key if key is not None else read.secret)
-    page.click("#sign-in-form button[type=submit]")
+    sign_in(page, org.id, read.key.key_id, key if key is not None else read.secret)
 
 
 def test_wrong_credentials_get_a_clear_message(page: Any, org: Org) -> None:

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from tests.browser import sign_in
 from tests.support import Api, Org, Server, ago, event, simple_run
 
 ARTIFACTS = Path(__file__).parent.parent.parent / "artifacts"
@@ -19,10 +20,7 @@ def page(browser: Any, server: Server, org: Org) -> Any:
     tab.on("pageerror", lambda exc: errors.append(str(exc)))
     tab.goto(f"{server.url}/console")
     read = org.keys["read"]
-    tab.fill("input[name=org]", org.id)
-    tab.fill("input[name=keyId]", read.key.key_id)
-    tab.fill("input[name=key]", read.secret)
-    tab.click("#sign-in-form button[type=submit]")
+    sign_in(tab, org.id, read.key.key_id, read.secret)
     tab.locator("#runs").wait_for()
     yield tab
     context.close()

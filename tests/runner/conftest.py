@@ -1,6 +1,5 @@
 """Running real jobs with `jobtrail run` against a real server."""
 
-import os
 import subprocess
 import sys
 import uuid
@@ -12,7 +11,7 @@ from typing import Any
 import pytest
 
 from jobtrail.domain import identity
-from tests.support import Api, Org, Server
+from tests.support import Api, Org, Server, ingest_env
 
 
 @dataclass
@@ -45,14 +44,7 @@ def start_job(tmp_path: Path, org: Org) -> Iterator[StartJob]:
         path.write_text(f"job: {job}\nenvironment: {env}\n" + spec)
         run_key = uuid.uuid4().hex[:10]
         events_log = tmp_path / f"{run_key}.events"
-        key = org.keys["ingest"]
-        environ = {
-            **os.environ,
-            "JOBTRAIL_ORG": org.id,
-            "JOBTRAIL_API_KEY_ID": key.key.key_id,
-            "JOBTRAIL_API_KEY": key.secret,
-            "JOBTRAIL_SPOOL": str(tmp_path / "spool"),
-        }
+        environ = ingest_env(org, JOBTRAIL_SPOOL=str(tmp_path / "spool"))
         cmd = [
             sys.executable, "-m", "jobtrail.cli", "run", str(path), "--server", server.url,
             "--run-key", run_key, "--events-log", str(events_log), "--workdir", str(tmp_path),

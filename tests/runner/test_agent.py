@@ -2,7 +2,6 @@
 the others, new specs are picked up, and SIGTERM cancels running jobs cleanly."""
 
 import itertools
-import os
 import signal
 import subprocess
 import sys
@@ -13,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import Api, Org, Server
+from tests.support import Api, Org, Server, ingest_env
 
 EVERY_SECOND = '"* * * * * */1"'  # croniter's optional sixth field: seconds
 
@@ -23,13 +22,7 @@ def agent(tmp_path: Path, server: Server, org: Org) -> Iterator[Any]:
     jobs = tmp_path / "jobs"
     jobs.mkdir()
     log = (tmp_path / "agent.log").open("w+")
-    key = org.keys["ingest"]
-    env = {
-        **os.environ,
-        "JOBTRAIL_ORG": org.id,
-        "JOBTRAIL_API_KEY_ID": key.key.key_id,
-        "JOBTRAIL_API_KEY": key.secret,
-    }
+    env = ingest_env(org)
     cmd = [sys.executable, "-m", "jobtrail.cli", "agent", str(jobs), "--server", server.url]
     cmd += ["--spool", str(tmp_path / "spool")]
     started: list[subprocess.Popen[bytes]] = []

@@ -1,14 +1,13 @@
 """A run that ends while the server is unreachable leaves its events in the spool, and
 `jobtrail flush` delivers them later, with the run's temp folder where it was asked to be."""
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 from jobtrail.domain import identity
 from tests.runner.conftest import steps_by_name
-from tests.support import Api, Org, Server, free_port
+from tests.support import Api, Org, Server, free_port, ingest_env
 
 
 def test_flush_delivers_what_an_outage_left(
@@ -18,14 +17,7 @@ def test_flush_delivers_what_an_outage_left(
     spec.write_text(
         "job: offline\nenvironment: test\nsteps:\n  - {name: s, run: 'echo $JOBTRAIL_RUN_TMP'}\n"
     )
-    key = org.keys["ingest"]
-    env = {
-        **os.environ,
-        "JOBTRAIL_ORG": org.id,
-        "JOBTRAIL_API_KEY_ID": key.key.key_id,
-        "JOBTRAIL_API_KEY": key.secret,
-        "JOBTRAIL_SPOOL": str(tmp_path / "spool"),
-    }
+    env = ingest_env(org, JOBTRAIL_SPOOL=str(tmp_path / "spool"))
     nowhere = f"http://127.0.0.1:{free_port()}"
     roots = tmp_path / "runs"
     roots.mkdir()

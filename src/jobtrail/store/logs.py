@@ -101,7 +101,7 @@ def read_tail_bytes(engine: Engine, ref: StreamRef, max_bytes: int) -> tuple[byt
     sizes = chunk_sizes(engine, ref)
     total = sum(size for _, size in sizes)
     start = max(0, total - max_bytes)
-    return b"".join(read_range(engine, ref, start, None)), total
+    return b"".join(read_range(engine, ref, start, None, sizes)), total
 
 
 def read_tail_lines(
