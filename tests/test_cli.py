@@ -8,9 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import typer
 
-from jobtrail.cli.main import app as cli_app
+from jobtrail.cli.main import cli
 
 
 def _run(*args: str, db: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
@@ -83,9 +82,9 @@ def test_bad_settings_fail_loudly(tmp_path: Path) -> None:
 def test_readme_lists_every_command() -> None:
     """Every command the CLI offers (read from the CLI itself) is in the README."""
     readme = (Path(__file__).parent.parent / "README.md").read_text()
-    root: Any = typer.main.get_command(cli_app)
     names = []
-    for name, command in root.commands.items():
+    for name in cli.list_commands(None):
+        command: Any = cli.get_command(None, name)
         if hasattr(command, "commands"):  # a group such as `org` or `key`
             names += [f"{name} {sub}" for sub in command.commands]
         else:
@@ -93,3 +92,31 @@ def test_readme_lists_every_command() -> None:
     assert len(names) >= 12
     missing = [n for n in names if f"jobtrail {n}" not in readme]
     assert missing == []
+
+
+def test_run_starts_without_the_server_or_store_stack(tmp_path: Path) -> None:
+    """`jobtrail run` is started by a scheduler for every run: reporting to a server, it must
+    not load SQLAlchemy, Alembic, uvicorn or FastAPI (most of a second of start-up)."""
+    spec = tmp_path / "job.yaml"
+    spec.write_text("job: j\nenvironment: e\nsteps:\n  - {name: a, run: 'true'}\n")
+    probe = (
+        "import sys, runpy\n"
+        "sys.argv = ['jobtrail', 'run', sys.argv[1], '--server', 'http://127.0.0.1:9',"
+        " '--spool', sys.argv[2], '--flush-timeout', '0']\n"
+        "try:\n"
+        "    runpy.run_module('jobtrail.cli', run_name='__main__')\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = sorted({m.split('.')[0] for m in sys.modules}"
+        " & {'sqlalchemy', 'alembic', 'uvicorn', 'fastapi', 'starlette', 'pydantic_settings'})\n"
+        "print('loaded:', heavy)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe, str(spec), str(tmp_path / "spool")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "JOBTRAIL_ORG": "o", "JOBTRAIL_API_KEY": "k"},
+        timeout=60,
+    )
+    assert "a: SUCCEEDED" in proc.stderr  # it really ran the job
+    assert "loaded: []" in proc.stdout, proc.stdout + proc.stderr

@@ -4,9 +4,11 @@ import uuid
 from typing import Annotated
 
 import typer
+from rich.console import Console
 from rich.table import Table
 
-from jobtrail.cli.common import DbOption, JsonOption, console, fail, open_store, print_json
+from jobtrail.cli.common import DbOption, JsonOption, fail, print_json
+from jobtrail.cli.store_access import open_store
 from jobtrail.domain.roles import Role
 from jobtrail.domain.timefmt import format_ts
 from jobtrail.settings import parse_iso_duration
@@ -14,6 +16,7 @@ from jobtrail.store import accounts
 
 org_app = typer.Typer(help="Organizations.", no_args_is_help=True)
 key_app = typer.Typer(help="API keys of an organization.", no_args_is_help=True)
+console = Console()
 
 
 @org_app.command("create")

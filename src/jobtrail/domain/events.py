@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal, NotRequired
 from pydantic import AfterValidator, ConfigDict, Field, StringConstraints, TypeAdapter, with_config
 from typing_extensions import TypedDict
 
+from jobtrail.domain.names import check_step_name
 from jobtrail.domain.states import RunState, StepState
 
 MAX_BATCH_EVENTS = 10_000
@@ -27,16 +28,6 @@ def _no_nul(value: str) -> str:
     if "\x00" in value:
         raise ValueError("must not contain NUL characters")
     return value
-
-
-def check_step_name(name: str) -> str:
-    """Step names go into URL paths: any printable character except `/`, and not `.`/`..`."""
-    if "/" in name or not name.isprintable() or name in {".", ".."} or name != name.strip():
-        raise ValueError(
-            "a step name must be printable, without '/', without leading or trailing spaces, "
-            "and not '.' or '..'"
-        )
-    return name
 
 
 def _check_timestamp(value: str) -> str:

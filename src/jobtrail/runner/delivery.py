@@ -5,6 +5,7 @@ drained again, so the order holds and nothing is lost however long the outage.""
 import logging
 import queue
 import threading
+import time
 from typing import Any
 
 from jobtrail.runner.sinks import RetryLater, Sink
@@ -14,7 +15,8 @@ log = logging.getLogger("jobtrail.runner")
 
 MAX_EVENTS = 1000
 MAX_BYTES = 1024 * 1024  # per request: small enough to keep the runner lean
-LINGER = 0.2
+LINGER = 0.2  # how long an idle loop waits before checking the spool again
+BATCH_WINDOW = 0.1  # how long a batch waits for more events after its first
 MAX_BACKOFF = 10.0
 MAX_PENDING = 2 * 1024 * 1024  # queued bytes before `emit` waits (backpressure on the step)
 
@@ -27,8 +29,8 @@ class Delivery:
     def __init__(self, sink: Sink, spool: Spool | None) -> None:
         self._sink = sink
         self._spool = spool
-        self._queue: queue.Queue[dict[str, Any]] = queue.Queue()
-        self._closing = threading.Event()
+        self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue()  # None: the end
+        self._ended = False
         self._abort = threading.Event()
         self._held: list[dict[str, Any]] = []  # a failed batch when there is no spool
         self._pending = 0
@@ -60,7 +62,7 @@ class Delivery:
 
     def close(self, timeout: float) -> bool:
         """Wait up to `timeout` seconds for delivery; spool what is left. True when all went."""
-        self._closing.set()
+        self._queue.put(None)  # wakes the loop at once instead of after its linger
         self._thread.join(timeout)
         if self._thread.is_alive():
             self._abort.set()
@@ -74,24 +76,38 @@ class Delivery:
         self._sink.close()
         return not leftover and not (self._spool is not None and self._spool.pending())
 
-    def _drain_queue(self, limit: int) -> list[dict[str, Any]]:
+    def _drain_queue(self, limit: int, until: float = 0.0) -> list[dict[str, Any]]:
+        """Up to `limit` bytes of queued events, waiting for more until the monotonic time
+        `until` (by default, not at all); stops at the end marker."""
         batch: list[dict[str, Any]] = []
         size = 0
         while len(batch) < MAX_EVENTS and size < limit:
+            wait = until - time.monotonic()
             try:
-                event = self._queue.get_nowait()
+                event = self._queue.get(timeout=wait) if wait > 0 else self._queue.get_nowait()
             except queue.Empty:
+                break
+            if event is None:
+                self._ended = True
                 break
             batch.append(event)
             size += _size(event)
         return batch
 
     def _take(self) -> list[dict[str, Any]]:
+        """The next batch: what arrives within BATCH_WINDOW of its first event, so a burst of
+        state changes goes in one request, not one request each."""
+        if self._ended:
+            return []
         try:
             first = self._queue.get(timeout=LINGER)
         except queue.Empty:
             return []
-        batch = [first, *self._drain_queue(MAX_BYTES - _size(first))]
+        if first is None:
+            self._ended = True
+            return []
+        until = time.monotonic() + BATCH_WINDOW
+        batch = [first, *self._drain_queue(MAX_BYTES - _size(first), until)]
         self._taken(batch)
         return batch
 
@@ -105,7 +121,7 @@ class Delivery:
             self._held = []
             spooling = self._spool is not None and self._spool.pending()
             if not batch and not spooling:
-                if self._closing.is_set() and self._queue.empty():
+                if self._ended:
                     return
                 continue
             ok = self._through_spool(batch) if spooling else self._direct(batch)

@@ -1,13 +1,10 @@
-"""Where a runner's events go: a jobtrail server over HTTP, or a store directly."""
+"""Where a runner's events go: the sink protocol, and a jobtrail server over HTTP (the store
+sink, which loads the whole store stack, is in `store_sink`)."""
 
 from typing import Any, Protocol
 
 import httpx
 import orjson
-from sqlalchemy import Engine
-
-from jobtrail.domain.batches import parse_batch
-from jobtrail.store.ingest import ingest
 
 
 class RetryLater(Exception):
@@ -18,24 +15,6 @@ class Sink(Protocol):
     def deliver(self, events: list[dict[str, Any]]) -> None: ...
 
     def close(self) -> None: ...
-
-
-class StoreSink:
-    """Straight into a store (`jobtrail run --db`)."""
-
-    def __init__(self, engine: Engine, org_id: str, stream_cap: int) -> None:
-        self._engine = engine
-        self._org_id = org_id
-        self._cap = stream_cap
-
-    def deliver(self, events: list[dict[str, Any]]) -> None:
-        try:
-            ingest(self._engine, self._org_id, parse_batch({"events": events}), self._cap)
-        except Exception as exc:  # a locked or unreachable store: keep the events, retry
-            raise RetryLater(str(exc)) from exc
-
-    def close(self) -> None:
-        self._engine.dispose()
 
 
 class HttpSink:

@@ -18,7 +18,7 @@ from pydantic import (
 
 from jobtrail.domain.dag import find_cycle
 from jobtrail.domain.durations import parse_duration
-from jobtrail.domain.events import check_step_name
+from jobtrail.domain.names import check_step_name
 
 
 class SpecError(Exception):

@@ -1,0 +1,58 @@
+"""`jobtrail serve`, `migrate` and `prune`: operate a server and its store."""
+
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from jobtrail.cli.common import DbOption, JsonOption, print_json
+from jobtrail.cli.store_access import load_settings, open_store
+from jobtrail.store import accounts, migrate, retention
+from jobtrail.store.dialect import make_engine
+
+HostOption = Annotated[str, typer.Option("--host", help="Address to listen on.")]
+PortOption = Annotated[int, typer.Option("--port", help="Port to listen on.")]
+RetentionOption = Annotated[
+    str | None, typer.Option("--retention", help="Keep runs this long (ISO 8601, P7D).")
+]
+
+
+def serve(
+    db: DbOption = None,
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8000,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Server processes.")] = 1,
+    retention_: RetentionOption = None,
+) -> None:
+    """Apply migrations and serve the Jobs API (docs at /api/msc/v1/docs)."""
+    settings = load_settings(db, retention=retention_)
+    migrate.upgrade(make_engine(settings.db))
+    uvicorn.run(
+        "jobtrail.api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+    )
+
+
+def migrate_store(db: DbOption = None) -> None:
+    """Bring the store's schema up to date."""
+    open_store(db)
+    typer.echo("store is up to date")
+
+
+def prune(
+    db: DbOption = None, retention_: RetentionOption = None, as_json: JsonOption = False
+) -> None:
+    """Delete runs whose last event is older than the retention, with their steps and logs."""
+    settings = load_settings(db, retention=retention_)
+    engine = open_store(db)
+    cutoff = accounts.now_micros() - int(settings.retention.total_seconds() * 1_000_000)
+    pruned = retention.prune(engine, cutoff)
+    if as_json:
+        print_json({"pruned": pruned})
+    else:
+        typer.echo(f"pruned {pruned} runs")

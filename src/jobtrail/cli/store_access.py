@@ -1,0 +1,37 @@
+"""Commands that open a store: settings from the environment with command-line values on top,
+and an engine on a migrated store."""
+
+import os
+from typing import Any
+
+import typer
+from pydantic import ValidationError
+from sqlalchemy import Engine
+
+from jobtrail.cli.common import error
+from jobtrail.settings import Settings
+from jobtrail.store import migrate
+from jobtrail.store.dialect import make_engine
+
+
+def load_settings(db: str | None, **overrides: Any) -> Settings:
+    """Settings from the environment, with command-line values on top; exits 2 on bad values."""
+    if db:
+        os.environ["JOBTRAIL_DB"] = db
+    for name, value in overrides.items():
+        if value is not None:
+            os.environ[f"JOBTRAIL_{name.upper()}"] = str(value)
+    try:
+        return Settings()
+    except ValidationError as exc:
+        for err in exc.errors():
+            field = ".".join(map(str, err["loc"]))
+            error(f"JOBTRAIL_{field.upper()}: {err['msg']}")
+        raise typer.Exit(2) from None
+
+
+def open_store(db: str | None) -> Engine:
+    """An engine on a migrated store."""
+    engine = make_engine(load_settings(db).db)
+    migrate.upgrade(engine)
+    return engine
