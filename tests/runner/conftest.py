@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from jobtrail.domain import identity
-from tests.support import Api, Org, Server, ingest_env
+from tests.support import Api, Org, Server, free_port, ingest_env
 
 
 @dataclass
@@ -68,3 +68,32 @@ def start_job(tmp_path: Path, org: Org) -> Iterator[StartJob]:
 
 def steps_by_name(api: Api, run_id: str) -> dict[str, dict[str, Any]]:
     return {s["name"]: s for s in api.get(f"/jobs/v1/runs/{run_id}/steps").json()}
+
+
+OFFLINE_SPEC = (
+    "job: offline\nenvironment: test\nsteps:\n  - {name: s, run: 'echo $JOBTRAIL_RUN_TMP'}\n"
+)
+
+
+def jobtrail(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "jobtrail.cli", *args],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def run_offline(tmp_path: Path, env: dict[str, str], key: str, server: str | None = None) -> str:
+    """Run the job against `server` (default: a port nobody listens on); its run id."""
+    spec = tmp_path / "job.yaml"
+    spec.write_text(OFFLINE_SPEC)
+    roots = tmp_path / "runs"
+    roots.mkdir(exist_ok=True)
+    run = jobtrail(
+        "run", str(spec), "--server", server or f"http://127.0.0.1:{free_port()}",
+        "--run-key", key, "--flush-timeout", "1", "--tmp-root", str(roots), env=env,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr  # the job itself succeeded
+    assert "jobtrail flush" in run.stderr
+    return identity.run_id(
+        env["JOBTRAIL_ORG"], identity.job_id(env["JOBTRAIL_ORG"], "test", "offline"), key
+    )

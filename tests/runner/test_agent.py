@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tests.runner.conftest import run_offline
 from tests.support import Api, Org, Server, ingest_env
 
 EVERY_SECOND = '"* * * * * */1"'  # croniter's optional sixth field: seconds
@@ -93,3 +94,19 @@ def test_sigterm_cancels_the_running_job(agent: Any, reader: Api) -> None:
     assert proc.wait(60) == 0
     (run,) = _runs(reader, "long")
     assert run["state"] == "CANCELLED"
+
+
+def test_delivers_the_spools_that_ended_runs_left(
+    agent: Any, tmp_path: Path, org: Org, reader: Api
+) -> None:
+    """A run that ended during an outage left its events in the spool; the agent delivers them
+    once the server answers, without anyone calling `jobtrail flush`."""
+    _jobs, start, _log = agent
+    run_id = run_offline(tmp_path, ingest_env(org, JOBTRAIL_SPOOL=str(tmp_path / "spool")), "k")
+    assert reader.get(f"/jobs/v1/runs/{run_id}").status_code == 404
+    proc = start()
+    assert _wait_for(lambda: reader.get(f"/jobs/v1/runs/{run_id}").status_code == 200)
+    assert reader.get(f"/jobs/v1/runs/{run_id}").json()["state"] == "SUCCEEDED"
+    assert _wait_for(lambda: not list((tmp_path / "spool").iterdir()))
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(60) == 0

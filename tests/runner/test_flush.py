@@ -1,42 +1,53 @@
-"""A run that ends while the server is unreachable leaves its events in the spool, and
-`jobtrail flush` delivers them later, with the run's temp folder where it was asked to be."""
+"""A run that ends while the server is unreachable (or refuses its key) leaves its events in the
+spool, and `jobtrail flush` delivers them later; a spool that a live run still holds is left to
+that run."""
 
-import subprocess
-import sys
 from pathlib import Path
 
-from jobtrail.domain import identity
-from tests.runner.conftest import steps_by_name
-from tests.support import Api, Org, Server, free_port, ingest_env
+from jobtrail.runner.spool import spools_in
+from tests.runner.conftest import jobtrail, run_offline, steps_by_name
+from tests.support import Api, Org, Server, ingest_env
 
 
 def test_flush_delivers_what_an_outage_left(
     tmp_path: Path, server: Server, org: Org, reader: Api
 ) -> None:
-    spec = tmp_path / "job.yaml"
-    spec.write_text(
-        "job: offline\nenvironment: test\nsteps:\n  - {name: s, run: 'echo $JOBTRAIL_RUN_TMP'}\n"
-    )
     env = ingest_env(org, JOBTRAIL_SPOOL=str(tmp_path / "spool"))
-    nowhere = f"http://127.0.0.1:{free_port()}"
-    roots = tmp_path / "runs"
-    roots.mkdir()
-    run = subprocess.run(
-        [sys.executable, "-m", "jobtrail.cli", "run", str(spec), "--server", nowhere,
-         "--run-key", "k1", "--flush-timeout", "1", "--tmp-root", str(roots)],
-        env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert run.returncode == 0, run.stderr
-    assert "jobtrail flush" in run.stderr
+    run_id = run_offline(tmp_path, env, "k1")
     assert list((tmp_path / "spool").glob("*.jsonl"))
-    flush = subprocess.run(
-        [sys.executable, "-m", "jobtrail.cli", "flush", "--server", server.url],
-        env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    flush = jobtrail("flush", "--server", server.url, env=env)
     assert flush.returncode == 0, flush.stderr
     assert flush.stdout.startswith("delivered ")
-    assert not list((tmp_path / "spool").glob("*.jsonl"))
-    run_id = identity.run_id(org.id, identity.job_id(org.id, "test", "offline"), "k1")
+    assert list((tmp_path / "spool").iterdir()) == []  # spool, offset and lock files all gone
     assert steps_by_name(reader, run_id)["s"]["state"] == "SUCCEEDED"
     out = reader.get(f"/jobs/v1/runs/{run_id}/steps/s/logs/stdout").text
-    assert out.startswith(str(roots))
+    assert out.startswith(str(tmp_path / "runs"))
+
+
+def test_a_refused_key_keeps_the_events_for_a_later_flush(
+    tmp_path: Path, server: Server, org: Org, reader: Api
+) -> None:
+    good = ingest_env(org, JOBTRAIL_SPOOL=str(tmp_path / "spool"))
+    run_id = run_offline(tmp_path, {**good, "JOBTRAIL_API_KEY": "wrong"}, "k2", server.url)
+    assert reader.get(f"/jobs/v1/runs/{run_id}").status_code == 404  # nothing got through
+    flush = jobtrail("flush", "--server", server.url, env=good)
+    assert flush.returncode == 0, flush.stderr
+    assert steps_by_name(reader, run_id)["s"]["state"] == "SUCCEEDED"
+
+
+def test_flush_leaves_a_spool_that_a_live_run_holds(
+    tmp_path: Path, server: Server, org: Org, reader: Api
+) -> None:
+    env = ingest_env(org, JOBTRAIL_SPOOL=str(tmp_path / "spool"))
+    run_id = run_offline(tmp_path, env, "k3")
+    (held,) = spools_in(tmp_path / "spool")
+    assert held.claim()  # as the run that writes it would, for its whole life
+    flush = jobtrail("flush", "--server", server.url, env=env)
+    assert flush.returncode == 0, flush.stderr
+    assert "1 spools left to the runs still writing them" in flush.stdout
+    assert held.pending()
+    assert reader.get(f"/jobs/v1/runs/{run_id}").status_code == 404
+    held.release()
+    assert jobtrail("flush", "--server", server.url, env=env).returncode == 0
+    assert not held.path.exists()
+    assert steps_by_name(reader, run_id)["s"]["state"] == "SUCCEEDED"

@@ -3,7 +3,7 @@
 import logging
 import os
 import signal
-import time
+import threading
 from pathlib import Path
 from typing import Annotated
 
@@ -22,6 +22,8 @@ from jobtrail.runner.agent import Agent
 from jobtrail.runner.delivery import flush_spool
 from jobtrail.runner.sinks import RetryLater
 from jobtrail.runner.spool import spools_in
+
+log = logging.getLogger("jobtrail.agent")
 
 
 def agent(
@@ -44,22 +46,36 @@ def agent(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     scheduler = Agent(jobs_dir, args)
     if server:
-        scheduler.after_tick = lambda: _flush_stale(server, org, spool)
+        scheduler.after_tick = _SpoolSweeper(server, org, spool)
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: scheduler.stop())
     scheduler.run_forever()
 
 
-def _flush_stale(server: str, org: str | None, spool: Path, quiet_for: float = 60.0) -> None:
-    """Deliver spools no run is writing any more (left by runs that ended during an outage)."""
-    stale = [s for s in spools_in(spool) if time.time() - s.path.stat().st_mtime > quiet_for]
-    if not stale:
-        return
-    destination = http_sink(server, org)
-    try:
-        for spool_file in stale:
-            flush_spool(spool_file, destination)
-    except RetryLater:
-        pass  # still unreachable: the next tick tries again
-    finally:
-        destination.close()
+class _SpoolSweeper:
+    """After each tick, deliver the spools of runs that have ended (left by an outage), in a
+    thread of its own so an unreachable server never holds up the schedule."""
+
+    def __init__(self, server: str, org: str | None, folder: Path) -> None:
+        self._server, self._org, self._folder = server, org, folder
+        self._thread: threading.Thread | None = None
+
+    def __call__(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        if not spools_in(self._folder):
+            return
+        self._thread = threading.Thread(target=self._sweep, name="jobtrail-spools", daemon=True)
+        self._thread.start()
+
+    def _sweep(self) -> None:
+        destination = http_sink(self._server, self._org)
+        try:
+            for spool_file in spools_in(self._folder):
+                sent = flush_spool(spool_file, destination)  # None: a live run delivers it
+                if sent:
+                    log.info("delivered %d spooled events from %s", sent, spool_file.path.name)
+        except RetryLater:
+            pass  # still unreachable: a later tick tries again
+        finally:
+            destination.close()

@@ -105,6 +105,8 @@ def run(
     destination = sink(server, db, org)
     key = run_key or new_run_key()
     spool_file = Spool(spool / f"{_safe(spec.job)}-{_safe(key)}.jsonl") if server else None
+    if spool_file is not None and not spool_file.claim():
+        raise fail(f"a run with key {key!r} of job {spec.job!r} is already running.", 2)
     delivery = Delivery(destination, spool_file).start()
     emit = _recording(delivery.emit, events_log) if events_log else delivery.emit
     tmp = Path(tempfile.mkdtemp(prefix=f"jobtrail-{_safe(spec.job)}-", dir=tmp_root))
@@ -115,6 +117,8 @@ def run(
         state = _execute(spec, EventFactory(spec.job, spec.environment, key), emit, options)
     finally:
         delivered = delivery.close(flush_timeout)
+        if spool_file is not None:
+            spool_file.release()
         if not keep_tmp:
             shutil.rmtree(tmp, ignore_errors=True)
     if not delivered and spool_file is not None:
@@ -134,13 +138,18 @@ def flush(
     if not server:
         raise fail("say where to deliver: --server URL (or JOBTRAIL_SERVER).", 2)
     destination = http_sink(server, org)
-    sent = 0
+    sent, live = 0, 0
     try:
         for spool_file in spools_in(spool):
-            sent += flush_spool(spool_file, destination)
+            count = flush_spool(spool_file, destination)
+            if count is None:
+                live += 1
+            else:
+                sent += count
     except RetryLater as exc:
         error(f"{exc}; {sent} events delivered, the rest kept.")
         raise typer.Exit(1) from None
     finally:
         destination.close()
-    typer.echo(f"delivered {sent} events")
+    note = f" ({live} spools left to the runs still writing them)" if live else ""
+    typer.echo(f"delivered {sent} events{note}")

@@ -8,7 +8,7 @@ import threading
 import time
 from typing import Any
 
-from jobtrail.runner.sinks import RetryLater, Sink
+from jobtrail.runner.sinks import BatchRefused, RetryLater, Sink
 from jobtrail.runner.spool import Spool
 
 log = logging.getLogger("jobtrail.runner")
@@ -161,19 +161,28 @@ class Delivery:
     def _send(self, batch: list[dict[str, Any]]) -> None:
         try:
             self._sink.deliver(batch)
-        except (ValueError, PermissionError) as exc:  # refused for good: retrying cannot help
+        except BatchRefused as exc:  # retrying cannot help
             log.error("events refused, dropped: %s", exc)
             self.dropped += len(batch)
             return
         self.delivered += len(batch)
 
 
-def flush_spool(spool: Spool, sink: Sink) -> int:
-    """Deliver what a spool holds (`jobtrail flush`); returns the number of events sent."""
-    sent = 0
-    for events, offset in spool.batches(MAX_EVENTS, MAX_BYTES):
-        sink.deliver(events)
-        spool.commit(offset)
-        sent += len(events)
-    spool.remove_if_delivered()
-    return sent
+def flush_spool(spool: Spool, sink: Sink) -> int | None:
+    """Deliver what a spool holds (`jobtrail flush`, the agent): the number of events sent, or
+    None when a live run holds the spool and delivers it itself."""
+    if not spool.claim():
+        return None
+    try:
+        sent = 0
+        for events, offset in spool.batches(MAX_EVENTS, MAX_BYTES):
+            try:
+                sink.deliver(events)
+                sent += len(events)
+            except BatchRefused as exc:  # as in a live run: logged and passed over
+                log.error("events refused, dropped: %s", exc)
+            spool.commit(offset)
+        spool.remove_if_delivered()
+        return sent
+    finally:
+        spool.release()

@@ -11,6 +11,16 @@ class RetryLater(Exception):
     """The destination cannot take the batch now (unreachable, 429, 5xx): try again later."""
 
 
+class KeyRefused(RetryLater):
+    """The server refused the API key (revoked, wrong): the events are fine, so they are kept
+    (spooled) until a run or `jobtrail flush` with a good key delivers them."""
+
+
+class BatchRefused(Exception):
+    """The server rejected the events themselves (a 4xx other than 401/429): sending them again
+    cannot help."""
+
+
 class Sink(Protocol):
     def deliver(self, events: list[dict[str, Any]]) -> None: ...
 
@@ -37,7 +47,7 @@ class HttpSink:
             "GET", self._prefix + path, headers={**headers, "X-API-Key": self._key}
         )
         if resp.status_code != 200:
-            raise PermissionError(f"the server refused the API key: {resp.text[:200]}")
+            raise KeyRefused(f"the server refused the API key: {resp.text[:200]}")
         token: str = resp.json()["accessToken"]
         return token
 
@@ -67,7 +77,7 @@ class HttpSink:
                 self._token = None
                 continue
             if resp.status_code != 200:
-                raise ValueError(
+                raise BatchRefused(
                     f"the server rejected events: {resp.status_code} {resp.text[:500]}"
                 )
             return

@@ -1,7 +1,13 @@
 """A durable spool: events that could not be delivered yet, appended and fsynced to a JSON-lines
 file, with the offset of what has been delivered kept beside it. Delivery resumes in order, with
-the same eventIds, so nothing is lost and nothing is doubled."""
+the same eventIds, so nothing is lost and nothing is doubled.
 
+One process at a time delivers a spool: the run that writes it holds an flock on a lock file
+beside it for its whole life, and `jobtrail flush` or the agent deliver only spools whose lock
+they can take, i.e. those of runs that have ended. The kernel drops the lock when a process dies,
+so a crashed run's spool is never stuck."""
+
+import fcntl
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +20,31 @@ class Spool:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._offset_path = path.with_suffix(".offset")
+        self._lock_path = path.with_suffix(".lock")
+        self._lock: int | None = None
+
+    def claim(self) -> bool:
+        """Take this spool for this process; False when a live process holds it."""
+        if self._lock is not None:
+            return True
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        self._lock = fd
+        return True
+
+    def release(self) -> None:
+        """Let go of the spool; its lock file goes too once nothing is left to deliver."""
+        if self._lock is None:
+            return
+        if not self.path.exists():
+            self._lock_path.unlink(missing_ok=True)
+        os.close(self._lock)
+        self._lock = None
 
     def append(self, events: list[dict[str, Any]]) -> None:
         if not events:
