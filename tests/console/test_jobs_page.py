@@ -127,3 +127,31 @@ def test_an_expired_token_is_minted_again(page: Any, api: Api, org: Org) -> None
     assert (
         page.evaluate("JSON.parse(sessionStorage.getItem('jobtrail.session')).token") != "expired"
     )
+
+
+def test_auto_refresh_picks_up_new_runs_until_turned_off(
+    browser: Any, server: Server, api: Api, org: Org
+) -> None:
+    """Time is Playwright's fake clock: 30 s pass in an instant, and only when the test says."""
+    context = browser.new_context()
+    tab = context.new_page()
+    tab.clock.install()
+    listings: list[str] = []
+    tab.on("request", lambda r: listings.append(r.url) if "/jobs/v1/runs?" in r.url else None)
+    api.ingest(simple_run(ago(hours=2), "first"))
+    tab.goto(f"{server.url}/console")
+    _sign_in(tab, org)
+    rows = tab.locator("#runs tbody tr")
+    rows.first.wait_for()
+    tab.check("input[name=auto]")
+    api.ingest(simple_run(ago(hours=1), "second"))
+    tab.clock.run_for(31_000)
+    rows.nth(1).wait_for()  # appeared without a click
+    tab.uncheck("input[name=auto]")
+    before = len(listings)
+    api.ingest(simple_run(ago(minutes=30), "third"))
+    tab.clock.run_for(120_000)  # four periods: nothing may be fetched
+    tab.click("#filters button[type=submit]")
+    rows.nth(2).wait_for()
+    assert len(listings) == before + 1  # only the click's request
+    context.close()
