@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine, select
 
 from jobtrail.domain import identity
+from jobtrail.store.schema import events, log_chunks
 from tests.support import Api, Org, Server, free_port, ingest_env
 
 
@@ -38,15 +40,16 @@ def start_job(tmp_path: Path, org: Org) -> Iterator[StartJob]:
     made: list[JobRun] = []
 
     def start(
-        spec: str, server: Server, *args: str, job: str = "test-job", env: str = "test"
+        spec: str, server: Server | str, *args: str, job: str = "test-job", env: str = "test"
     ) -> JobRun:
+        url = server if isinstance(server, str) else server.url
         path = tmp_path / f"{uuid.uuid4().hex[:6]}.yaml"
         path.write_text(f"job: {job}\nenvironment: {env}\n" + spec)
         run_key = uuid.uuid4().hex[:10]
         events_log = tmp_path / f"{run_key}.events"
         environ = ingest_env(org, JOBTRAIL_SPOOL=str(tmp_path / "spool"))
         cmd = [
-            sys.executable, "-m", "jobtrail.cli", "run", str(path), "--server", server.url,
+            sys.executable, "-m", "jobtrail.cli", "run", str(path), "--server", url,
             "--run-key", run_key, "--events-log", str(events_log), "--workdir", str(tmp_path),
             *args,
         ]  # fmt: skip
@@ -97,3 +100,38 @@ def run_offline(tmp_path: Path, env: dict[str, str], key: str, server: str | Non
     return identity.run_id(
         env["JOBTRAIL_ORG"], identity.job_id(env["JOBTRAIL_ORG"], "test", "offline"), key
     )
+
+
+def stored_ids_and_chunks(
+    engine: Engine, org_id: str, run_id: str
+) -> tuple[set[str], dict[tuple[str, str], list[int]]]:
+    """The state event ids and the (step, stream) → seqs of log chunks the store holds."""
+    with engine.connect() as conn:
+        ids = set(
+            conn.execute(
+                select(events.c.event_id).where(
+                    events.c.org_id == org_id, events.c.run_id == run_id
+                )
+            ).scalars()
+        )
+        chunks: dict[tuple[str, str], list[int]] = {}
+        rows = conn.execute(
+            select(log_chunks.c.step_name, log_chunks.c.stream, log_chunks.c.seq)
+            .where(log_chunks.c.org_id == org_id, log_chunks.c.run_id == run_id)
+            .order_by(log_chunks.c.seq)
+        )
+        for step, stream, seq in rows:
+            chunks.setdefault((step, stream), []).append(seq)
+    return ids, chunks
+
+
+def emitted_ids_and_chunks(job: JobRun) -> tuple[set[str], dict[tuple[str, str], list[int]]]:
+    """The same, for what the runner emitted (its --events-log)."""
+    ids: set[str] = set()
+    chunks: dict[tuple[str, str], list[int]] = {}
+    for ev in job.emitted():
+        if ev["kind"] == "log":
+            chunks.setdefault((ev["step"]["name"], ev["stream"]), []).append(ev["seq"])
+        else:
+            ids.add(ev["eventId"])
+    return ids, {k: sorted(v) for k, v in chunks.items()}

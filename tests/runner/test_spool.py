@@ -5,10 +5,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
-from jobtrail.store.schema import events, log_chunks
-from tests.runner.conftest import JobRun, StartJob, steps_by_name
+from tests.runner.conftest import (
+    StartJob,
+    emitted_ids_and_chunks,
+    steps_by_name,
+    stored_ids_and_chunks,
+)
 from tests.support import Api, Org, Server, start_server
 
 SPEC = """
@@ -17,39 +21,6 @@ steps:
     run: "for i in 1 2 3 4 5 6 7 8; do echo tick $i; echo warn $i >&2; sleep 0.4; done"
   - {name: consume, needs: [produce], run: "echo consumed"}
 """
-
-
-def _stored(
-    engine: Engine, org_id: str, run_id: str
-) -> tuple[set[str], dict[tuple[str, str], list[int]]]:
-    with engine.connect() as conn:
-        ids = set(
-            conn.execute(
-                select(events.c.event_id).where(
-                    events.c.org_id == org_id, events.c.run_id == run_id
-                )
-            ).scalars()
-        )
-        chunks: dict[tuple[str, str], list[int]] = {}
-        rows = conn.execute(
-            select(log_chunks.c.step_name, log_chunks.c.stream, log_chunks.c.seq)
-            .where(log_chunks.c.org_id == org_id, log_chunks.c.run_id == run_id)
-            .order_by(log_chunks.c.seq)
-        )
-        for step, stream, seq in rows:
-            chunks.setdefault((step, stream), []).append(seq)
-    return ids, chunks
-
-
-def _emitted(job: JobRun) -> tuple[set[str], dict[tuple[str, str], list[int]]]:
-    ids: set[str] = set()
-    chunks: dict[tuple[str, str], list[int]] = {}
-    for ev in job.emitted():
-        if ev["kind"] == "log":
-            chunks.setdefault((ev["step"]["name"], ev["stream"]), []).append(ev["seq"])
-        else:
-            ids.add(ev["eventId"])
-    return ids, {k: sorted(v) for k, v in chunks.items()}
 
 
 def _view(api: Api, run_id: str) -> dict[str, Any]:
@@ -93,8 +64,8 @@ def test_outage_in_the_middle_of_a_run(
         assert job.wait(90) == 0
     finally:
         outage.stop()
-    emitted_ids, emitted_chunks = _emitted(job)
-    stored_ids, stored_chunks = _stored(engine, org.id, job.run_id)
+    emitted_ids, emitted_chunks = emitted_ids_and_chunks(job)
+    stored_ids, stored_chunks = stored_ids_and_chunks(engine, org.id, job.run_id)
     assert stored_ids == emitted_ids
     assert stored_chunks == emitted_chunks
     assert not list((tmp_path / "spool").glob("*.jsonl"))  # delivered and cleaned up
