@@ -110,3 +110,28 @@ def test_delivers_the_spools_that_ended_runs_left(
     assert _wait_for(lambda: not list((tmp_path / "spool").iterdir()))
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(60) == 0
+
+
+def test_changed_and_removed_specs_take_effect(agent: Any, reader: Api) -> None:
+    jobs, start, log = agent
+    (jobs / "later.yaml").write_text(
+        "job: later\nschedule: '0 0 1 1 *'\nsteps:\n  - {name: s, run: 'true'}\n"
+    )
+    (jobs / "long.yaml").write_text(
+        f"job: long\nschedule: {EVERY_SECOND}\nsteps:\n  - {{name: s, run: 'sleep 300'}}\n"
+    )
+    proc = start()
+    assert _wait_for(lambda: [r for r in _runs(reader, "long") if r["state"] == "RUNNING"])
+    (jobs / "long.yaml").unlink()  # removed: its running job is cancelled, nothing new starts
+    assert _wait_for(lambda: [r for r in _runs(reader, "long") if r["state"] == "CANCELLED"])
+    assert _runs(reader, "later") == []  # not due until New Year
+    (jobs / "later.yaml").write_text(
+        f"job: later\nschedule: {EVERY_SECOND}\nsteps:\n  - {{name: s, run: 'true'}}\n"
+    )
+    assert _wait_for(lambda: _runs(reader, "later"))  # the changed schedule applies
+    assert proc.poll() is None  # the agent kept going throughout
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(60) == 0
+    assert len(_runs(reader, "long")) == 1
+    log.seek(0)
+    assert "spec removed" in log.read()
