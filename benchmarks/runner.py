@@ -4,7 +4,8 @@
    commands in a plain shell script (each through `sh -c`, as the runner spawns them), in the
    same run: the ratio of wall times (target at most 1.5). Shown for `true` (pure spawning) and
    for steps that do a little work (`sleep 0.01`, `sleep 0.1`); also the ratio once the fixed
-   start-up (interpreter, imports, token) is taken off, and the overhead per step.
+   start-up (interpreter, imports, token) is taken off, the overhead per step, and the floor:
+   the ratio of the barest Python loop that spawns the same commands (no capture, no reports).
 2. One step writing 100 MB to stdout: MB/s until all of it is on the server (target at least
    50 MB/s), and the runner's memory growth over a trivial run (target under 50 MiB)."""
 
@@ -66,6 +67,16 @@ def _shell(command: str, folder: Path) -> float:
     return time.perf_counter() - began
 
 
+def _bare_python(command: str) -> float:
+    """The floor for any runner written in Python: the interpreter starting and spawning the
+    same commands in a loop, capturing and reporting nothing."""
+    loop = f"import subprocess\nfor _ in range({STEPS}):\n"
+    loop += f"    subprocess.run(['/bin/sh', '-c', {command!r}], check=True)\n"
+    began = time.perf_counter()
+    subprocess.run([sys.executable, "-I", "-c", loop], check=True)
+    return time.perf_counter() - began
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, _sqlite() as db_url:
         folder = Path(tmp)
@@ -89,10 +100,11 @@ def main() -> None:
                 runner = statistics.median(_run(spec, folder, env, server.url)[0] for _ in range(3))
                 after = runner - start_up
                 per_step = (after - plain) / STEPS * 1000
+                floor = statistics.median(_bare_python(command) for _ in range(3))
                 print(
                     f"  {command:10s} runner {runner:5.2f} s  shell script {plain:5.2f} s  "
                     f"ratio {runner / plain:5.2f} (target <= 1.5); after start-up "
-                    f"{after / plain:4.2f}, {per_step:+.1f} ms/step"
+                    f"{after / plain:4.2f}, {per_step:+.1f} ms/step; floor {floor / plain:4.2f}"
                 )
             _, idle_peak = _run(
                 'job: idle\nenvironment: bench\nsteps:\n  - {name: s, run: "true"}\n',
