@@ -5,8 +5,10 @@ import signal
 import time
 from pathlib import Path
 
-from tests.runner.conftest import StartJob, steps_by_name
-from tests.support import Api, Server
+import pytest
+
+from tests.runner.conftest import StartJob, jobtrail, steps_by_name
+from tests.support import Api, Org, Server, ingest_env
 
 
 def _history(api: Api, run_id: str, step: str) -> list[tuple[str, int | None]]:
@@ -152,3 +154,45 @@ steps:
     assert steps["long"]["state"] == "CANCELLED"
     assert steps["later"]["state"] == "CANCELLED"
     assert not _alive(int(pid_file.read_text()))
+
+
+def test_a_step_that_cannot_start_fails_with_the_reason(
+    start_job: StartJob, server: Server, reader: Api
+) -> None:
+    spec = """
+steps:
+  - {name: lost, workdir: no-such-folder, run: "echo never"}
+  - {name: after, needs: [lost], run: "echo never"}
+"""
+    job = start_job(spec, server)
+    assert job.wait() == 1
+    assert reader.get(f"/jobs/v1/runs/{job.run_id}").json()["state"] == "FAILED"
+    detail = reader.get(f"/jobs/v1/runs/{job.run_id}/steps/lost").json()
+    assert detail["state"] == "FAILED"
+    assert detail["message"].startswith("could not start: No such file or directory")
+    assert "no-such-folder" in detail["stderr"]
+    assert detail["exitCode"] is None  # nothing ran
+    assert steps_by_name(reader, job.run_id)["after"]["state"] == "SKIPPED"
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--server", "127.0.0.1:8000"], "is not a URL"),
+        (["--workdir", "/no/such/folder"], "working folder /no/such/folder does not exist"),
+        (["--spool", "/proc/no-spool-here"], "cannot create /proc/no-spool-here"),
+        (["--tmp-root", "/no/such/root"], "cannot create /no/such/root"),
+    ],
+)
+def test_bad_run_options_exit_2_before_anything_runs(
+    tmp_path: Path, server: Server, org: Org, args: list[str], expected: str
+) -> None:
+    spec = tmp_path / "job.yaml"
+    marker = tmp_path / "ran"
+    spec.write_text(f"job: j\nenvironment: e\nsteps:\n  - {{name: s, run: 'touch {marker}'}}\n")
+    base = ["run", str(spec), "--server", server.url, "--spool", str(tmp_path / "spool")]
+    proc = jobtrail(*base, *args, env=ingest_env(org))
+    assert proc.returncode == 2
+    assert expected in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not marker.exists()

@@ -3,6 +3,7 @@
 import os
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 import typer
 
@@ -24,6 +25,9 @@ DEFAULT_SPOOL = Path.home() / ".jobtrail" / "spool"
 
 
 def http_sink(server: str, org: str | None) -> HttpSink:
+    url = urlsplit(server)
+    if url.scheme not in ("http", "https") or not url.netloc:
+        raise fail(f"--server {server!r} is not a URL such as http://127.0.0.1:8000.", 2)
     key = os.environ.get("JOBTRAIL_API_KEY")
     if not org or not key:
         raise fail("reporting to a server needs JOBTRAIL_ORG (or --org) and JOBTRAIL_API_KEY.", 2)

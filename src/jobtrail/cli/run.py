@@ -105,14 +105,19 @@ def run(
     destination = sink(server, db, org)
     key = run_key or new_run_key()
     spool_file = Spool(spool / f"{_safe(spec.job)}-{_safe(key)}.jsonl") if server else None
-    if spool_file is not None and not spool_file.claim():
-        raise fail(f"a run with key {key!r} of job {spec.job!r} is already running.", 2)
+    base = spec_path.resolve().parent
+    folder = workdir or (base / spec.workdir if spec.workdir else None)
+    if folder is not None and not folder.is_dir():
+        raise fail(f"the working folder {folder} does not exist.", 2)
+    try:
+        if spool_file is not None and not spool_file.claim():
+            raise fail(f"a run with key {key!r} of job {spec.job!r} is already running.", 2)
+        tmp = Path(tempfile.mkdtemp(prefix=f"jobtrail-{_safe(spec.job)}-", dir=tmp_root))
+    except OSError as exc:
+        raise fail(f"cannot create {exc.filename}: {exc.strerror or exc}", 2) from None
     delivery = Delivery(destination, spool_file).start()
     emit = _recording(delivery.emit, events_log) if events_log else delivery.emit
-    tmp = Path(tempfile.mkdtemp(prefix=f"jobtrail-{_safe(spec.job)}-", dir=tmp_root))
-    base = spec_path.resolve().parent
-    folder = workdir or (base / spec.workdir if spec.workdir else tmp)
-    options = RunOptions(parallel=parallel, workdir=folder, tmp_dir=tmp)
+    options = RunOptions(parallel=parallel, workdir=folder or tmp, tmp_dir=tmp)
     try:
         state = _execute(spec, EventFactory(spec.job, spec.environment, key), emit, options)
     finally:

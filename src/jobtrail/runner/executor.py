@@ -213,7 +213,7 @@ class RunExecutor:
             )
         return self._chunkers[key]
 
-    async def _attempt(self, step: StepSpec, attempt: int) -> tuple[int, str | None]:
+    async def _attempt(self, step: StepSpec, attempt: int) -> tuple[int | None, str | None]:
         env, cwd = self._environment(step, attempt), self._cwd(step)
         out, err = self._chunker(step.name, "stdout"), self._chunker(step.name, "stderr")
         if step.dbt is None:
@@ -239,19 +239,22 @@ class RunExecutor:
 
     async def _prepare_dbt(
         self, step: StepSpec, cwd: Path, env: dict[str, str], err: _Chunker
-    ) -> tuple[int, str | None] | None:
+    ) -> tuple[int | None, str | None] | None:
         """List the dbt nodes once and report them as PENDING steps; (code, message) on error."""
         assert step.dbt is not None
         if step.name in self._dbt_nodes:
             return None
-        proc = await asyncio.create_subprocess_exec(
-            *list_command(step.dbt, cwd),
-            cwd=cwd,
-            env=env,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-        )
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *list_command(step.dbt, cwd),
+                cwd=cwd,
+                env=env,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+            )
+        except OSError as exc:
+            return _could_not_start(exc, err)
         output, _ = await proc.communicate()
         text = output.decode("utf-8", "replace")
         if proc.returncode != 0:
@@ -297,18 +300,22 @@ class RunExecutor:
         step: StepSpec,
         on_stdout: Callable[[bytes], None],
         err: _Chunker,
-    ) -> tuple[int, str | None]:
+    ) -> tuple[int | None, str | None]:
         """Run one process in its own group, feed its output, enforce the timeout, and kill the
-        whole group on timeout or cancellation."""
-        proc = await asyncio.create_subprocess_exec(
-            *argv,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            cwd=cwd,
-            env=env,
-            start_new_session=True,  # its own process group: a kill reaches grandchildren
-        )
+        whole group on timeout or cancellation. A process that cannot start (a missing working
+        folder, say) fails its step with the reason, as its stderr too."""
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *argv,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                cwd=cwd,
+                env=env,
+                start_new_session=True,  # its own process group: a kill reaches grandchildren
+            )
+        except OSError as exc:
+            return _could_not_start(exc, err)
         out = self._chunker(step.name, "stdout")
         assert proc.stdout is not None
         assert proc.stderr is not None
@@ -366,6 +373,16 @@ class RunExecutor:
             await asyncio.wait_for(proc.wait(), self.options.kill_grace)
         self._signal_group(proc, signal.SIGKILL)  # stragglers in the group, even if the leader left
         await proc.wait()
+
+
+def _could_not_start(exc: OSError, err: _Chunker) -> tuple[None, str]:
+    """A step whose process cannot start fails with the reason (no exit code: nothing ran)."""
+    reason = f"could not start: {exc.strerror or exc}"
+    if exc.filename:
+        reason += f": {exc.filename}"
+    err.feed_text(reason + "\n")
+    err.flush(final=True)
+    return None, reason
 
 
 def new_run_key() -> str:
