@@ -3,7 +3,6 @@
 import logging
 import os
 import signal
-import threading
 from pathlib import Path
 from typing import Annotated
 
@@ -19,11 +18,7 @@ from jobtrail.cli.reporting import (
     sink,
 )
 from jobtrail.runner.agent import Agent
-from jobtrail.runner.delivery import flush_spool
-from jobtrail.runner.sinks import RetryLater
-from jobtrail.runner.spool import spools_in
-
-log = logging.getLogger("jobtrail.agent")
+from jobtrail.runner.delivery import SpoolSweeper
 
 
 def agent(
@@ -46,36 +41,7 @@ def agent(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     scheduler = Agent(jobs_dir, args)
     if server:
-        scheduler.after_tick = _SpoolSweeper(server, org, spool)
+        scheduler.after_tick = SpoolSweeper(spool, lambda: http_sink(server, org))
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: scheduler.stop())
     scheduler.run_forever()
-
-
-class _SpoolSweeper:
-    """After each tick, deliver the spools of runs that have ended (left by an outage), in a
-    thread of its own so an unreachable server never holds up the schedule."""
-
-    def __init__(self, server: str, org: str | None, folder: Path) -> None:
-        self._server, self._org, self._folder = server, org, folder
-        self._thread: threading.Thread | None = None
-
-    def __call__(self) -> None:
-        if self._thread is not None and self._thread.is_alive():
-            return
-        if not spools_in(self._folder):
-            return
-        self._thread = threading.Thread(target=self._sweep, name="jobtrail-spools", daemon=True)
-        self._thread.start()
-
-    def _sweep(self) -> None:
-        destination = http_sink(self._server, self._org)
-        try:
-            for spool_file in spools_in(self._folder):
-                sent = flush_spool(spool_file, destination)  # None: a live run delivers it
-                if sent:
-                    log.info("delivered %d spooled events from %s", sent, spool_file.path.name)
-        except RetryLater:
-            pass  # still unreachable: a later tick tries again
-        finally:
-            destination.close()

@@ -6,10 +6,12 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from jobtrail.runner.sinks import BatchRefused, RetryLater, Sink
-from jobtrail.runner.spool import Spool
+from jobtrail.runner.spool import Spool, spools_in
 
 log = logging.getLogger("jobtrail.runner")
 
@@ -186,3 +188,33 @@ def flush_spool(spool: Spool, sink: Sink) -> int | None:
         return sent
     finally:
         spool.release()
+
+
+class SpoolSweeper:
+    """The agent's after-tick hook: deliver the spools of runs that have ended (left by an
+    outage), in a thread of its own so an unreachable server never holds up the schedule."""
+
+    def __init__(self, folder: Path, make_sink: Callable[[], Sink]) -> None:
+        self._folder = folder
+        self._make_sink = make_sink
+        self._thread: threading.Thread | None = None
+
+    def __call__(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        if not spools_in(self._folder):
+            return
+        self._thread = threading.Thread(target=self._sweep, name="jobtrail-spools", daemon=True)
+        self._thread.start()
+
+    def _sweep(self) -> None:
+        sink = self._make_sink()
+        try:
+            for spool in spools_in(self._folder):
+                sent = flush_spool(spool, sink)  # None: a live run delivers it itself
+                if sent:
+                    log.info("delivered %d spooled events from %s", sent, spool.path.name)
+        except RetryLater:
+            pass  # still unreachable: a later tick tries again
+        finally:
+            sink.close()
