@@ -121,6 +121,8 @@ def run(
     try:
         state = _execute(spec, EventFactory(spec.job, spec.environment, key), emit, options)
     finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):  # while waiting: stop waiting, spool the rest
+            signal.signal(sig, lambda *_: delivery.hurry())
         delivered = delivery.close(flush_timeout)
         if spool_file is not None:
             spool_file.release()

@@ -20,6 +20,7 @@ MAX_BYTES = 1024 * 1024  # per request: small enough to keep the runner lean
 LINGER = 0.2  # how long an idle loop waits before checking the spool again
 BATCH_WINDOW = 0.1  # how long a batch waits for more events after its first
 MAX_BACKOFF = 10.0
+ABORT_GRACE = 1.0  # how long `close` waits for a request in flight once it gives up
 MAX_PENDING = 2 * 1024 * 1024  # queued bytes before `emit` waits (backpressure on the step)
 
 
@@ -34,7 +35,9 @@ class Delivery:
         self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue()  # None: the end
         self._ended = False
         self._abort = threading.Event()
+        self._hurried = threading.Event()
         self._held: list[dict[str, Any]] = []  # a failed batch when there is no spool
+        self._inflight: list[dict[str, Any]] = []  # the batch being sent right now
         self._pending = 0
         self._room = threading.Condition()
         self._thread = threading.Thread(target=self._loop, name="jobtrail-delivery", daemon=True)
@@ -62,21 +65,41 @@ class Delivery:
             self._pending -= sum(_size(e) for e in events)
             self._room.notify_all()
 
+    def hurry(self) -> None:
+        """Stop waiting for the destination (Ctrl+C while `close` waits): the rest is spooled."""
+        self._hurried.set()
+
     def close(self, timeout: float) -> bool:
-        """Wait up to `timeout` seconds for delivery; spool what is left. True when all went."""
+        """Wait up to `timeout` seconds (or until `hurry`) for delivery; spool what is left.
+        True when all went."""
         self._queue.put(None)  # wakes the loop at once instead of after its linger
-        self._thread.join(timeout)
+        deadline = time.monotonic() + timeout
+        while self._thread.is_alive() and not self._hurried.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            self._thread.join(min(remaining, 0.1))
         if self._thread.is_alive():
             self._abort.set()
-            self._thread.join()
-        leftover = self._held + self._drain_queue(10**9)
+            self._thread.join(ABORT_GRACE)
+        # A request still hanging: its batch is spooled too (a later delivery of events that
+        # did arrive is harmless, eventIds make it idempotent; losing them would not be).
+        inflight = self._inflight if self._thread.is_alive() else []
+        leftover = inflight + self._held + self._drain_all()
         if leftover and self._spool is not None:
             self._spool.append(leftover)
         elif leftover:
             self.dropped += len(leftover)
             log.error("%d events could not be delivered and there is no spool", len(leftover))
-        self._sink.close()
+        if not self._thread.is_alive():
+            self._sink.close()
         return not leftover and not (self._spool is not None and self._spool.pending())
+
+    def _drain_all(self) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = []
+        while batch := self._drain_queue(10**9):
+            events += batch
+        return events
 
     def _drain_queue(self, limit: int, until: float = 0.0) -> list[dict[str, Any]]:
         """Up to `limit` bytes of queued events, waiting for more until the monotonic time
@@ -126,7 +149,9 @@ class Delivery:
                 if self._ended:
                     return
                 continue
+            self._inflight = batch
             ok = self._through_spool(batch) if spooling else self._direct(batch)
+            self._inflight = []
             if ok:
                 backoff = 0.25
             else:
