@@ -12,7 +12,9 @@ from typing import Any
 
 import pytest
 
-from tests.runner.conftest import run_offline
+from jobtrail.runner.agent import Agent
+from tests.runner.conftest import jobtrail, run_offline
+from tests.runner.gateway import HANG, Gateway
 from tests.support import Api, Org, Server, ingest_env
 
 EVERY_SECOND = '"* * * * * */1"'  # croniter's optional sixth field: seconds
@@ -135,3 +137,34 @@ def test_changed_and_removed_specs_take_effect(agent: Any, reader: Api) -> None:
     assert len(_runs(reader, "long")) == 1
     log.seek(0)
     assert "spec removed" in log.read()
+
+
+def test_shutdown_while_the_server_hangs_spools_instead_of_killing(
+    tmp_path: Path, server: Server, org: Org, reader: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGTERM cancels the run; when its events cannot go out (the server takes requests and
+    never answers), a second SIGTERM has it spool them and exit: nothing is killed, nothing lost."""
+    for name, value in ingest_env(org).items():
+        monkeypatch.setenv(name, value)
+    gateway = Gateway(server.url, [HANG] * 100)
+    jobs, spool = tmp_path / "jobs", tmp_path / "spool"
+    jobs.mkdir()
+    (jobs / "long.yaml").write_text(
+        "job: long\nschedule: '0 0 1 1 *'\nsteps:\n  - {name: s, run: 'sleep 300'}\n"
+    )
+    scheduler = Agent(jobs, ["--server", gateway.url, "--spool", str(spool)], run_at_start=True)
+    try:
+        scheduler.tick()
+        (job,) = scheduler.jobs.values()
+        assert _wait_for(lambda: any(m == "POST" for m, _p, _s in gateway.seen))  # reporting
+        process = job.process
+        assert process is not None
+        scheduler.shutdown(timeout=1, grace=20)
+        assert process.returncode == 1  # ended by itself (cancelled), not killed
+    finally:
+        gateway.close()
+    assert list(spool.glob("*.jsonl"))
+    flushed = jobtrail("flush", "--server", server.url, "--spool", str(spool), env=ingest_env(org))
+    assert flushed.returncode == 0, flushed.stderr
+    (run,) = _runs(reader, "long")
+    assert run["state"] == "CANCELLED"

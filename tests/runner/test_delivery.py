@@ -4,13 +4,10 @@ backs off and retries, re-mints its token, spools what it could not deliver, and
 arrives exactly once."""
 
 import signal
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy import Engine
 
@@ -22,6 +19,7 @@ from tests.runner.conftest import (
     steps_by_name,
     stored_ids_and_chunks,
 )
+from tests.runner.gateway import HANG, Gateway
 from tests.support import Api, Org, Server, ingest_env
 
 SPEC = """
@@ -30,60 +28,6 @@ steps:
     run: "for i in 1 2 3 4 5 6; do echo line $i; echo err $i >&2; sleep 0.3; done"
   - {name: after, needs: [talk], run: "echo done"}
 """
-
-
-HANG = 0  # in a script: never answer
-
-
-class Gateway:
-    """Forwards to the server, except that the event posts listed in `script` get that status
-    instead (in order), or no answer at all (HANG); records what it did."""
-
-    def __init__(self, upstream: str, script: list[int]) -> None:
-        self.script = list(script)
-        self.closed = threading.Event()
-        self.seen: list[tuple[str, str, int]] = []  # (method, path, status answered)
-        client = httpx.Client(base_url=upstream, timeout=30)
-        gateway = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _relay(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                if self.command == "POST" and gateway.script:
-                    status = gateway.script.pop(0)
-                    gateway.seen.append((self.command, self.path, status))
-                    if status == HANG:
-                        gateway.closed.wait(120)
-                        return
-                    self.send_response(status)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
-                resp = client.request(self.command, self.path, content=body, headers=headers)
-                gateway.seen.append((self.command, self.path, resp.status_code))
-                self.send_response(resp.status_code)
-                self.send_header("Content-Type", resp.headers.get("content-type", "text/plain"))
-                self.send_header("Content-Length", str(len(resp.content)))
-                self.end_headers()
-                self.wfile.write(resp.content)
-
-            do_GET = do_POST = _relay
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self._thread.start()
-        self._client = client
-
-    def close(self) -> None:
-        self.closed.set()
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self._client.close()
 
 
 @pytest.fixture

@@ -5,11 +5,13 @@ is killed cleanly as a whole; a job never runs twice at once (a tick that finds 
 logged and skipped); specs are re-read on every scan, so added, changed and removed files are
 picked up; SIGTERM/SIGINT cancel the running jobs (they report CANCELLED) and stop the agent."""
 
+import contextlib
 import logging
 import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -116,14 +118,28 @@ class Agent:
         if job.process is not None and job.process.poll() is None:
             job.process.send_signal(signal.SIGTERM)
 
-    def shutdown(self, timeout: float = 30) -> None:
-        """Cancel running jobs (each reports CANCELLED) and wait for them."""
+    def shutdown(self, timeout: float = 30, grace: float = 5) -> None:
+        """Cancel running jobs (each reports CANCELLED) and wait up to `timeout` for them to
+        deliver; then a second SIGTERM tells each to stop waiting and spool what is left, and
+        only a run that still has not ended after `grace` is killed."""
         running = [j.process for j in self.jobs.values() if j.process and j.process.poll() is None]
         for process in running:
             process.send_signal(signal.SIGTERM)
+        running = _wait_all(running, timeout)
         for process in running:
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            process.send_signal(signal.SIGTERM)
+        for process in _wait_all(running, grace):
+            log.error("run pid %d did not stop; killed", process.pid)
+            process.kill()
+            process.wait()
+
+
+def _wait_all(
+    processes: list[subprocess.Popen[bytes]], timeout: float
+) -> list[subprocess.Popen[bytes]]:
+    """Wait for all of them, `timeout` seconds at most in all; those still running."""
+    deadline = time.monotonic() + timeout
+    for process in processes:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(max(0.0, deadline - time.monotonic()))
+    return [p for p in processes if p.poll() is None]
