@@ -91,6 +91,11 @@ def test_not_yaml_and_missing_file(tmp_path: Path) -> None:
     with pytest.raises(SpecError) as err:
         load_spec(tmp_path / "nope.yaml")
     assert "cannot be read" in err.value.problems[0]
+    latin = tmp_path / "latin.yaml"
+    latin.write_bytes("job: caf\u00e9\n".encode("latin-1"))
+    with pytest.raises(SpecError) as err:
+        load_spec(latin)
+    assert "is not UTF-8 text" in err.value.problems[0]
 
 
 def test_cli_exits_2_on_an_invalid_spec(tmp_path: Path) -> None:

@@ -101,6 +101,8 @@ def load_spec(path: str | Path) -> JobSpec:
         raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
         raise SpecError(where, [f"{where}: cannot be read: {exc.strerror}"]) from None
+    except UnicodeDecodeError as exc:
+        raise SpecError(where, [f"{where}: is not UTF-8 text (byte {exc.start})"]) from None
     except yaml.YAMLError as exc:
         raise SpecError(where, [f"{where}: is not valid YAML: {exc}"]) from None
     return parse_spec(raw, where)
