@@ -51,3 +51,19 @@ def test_flush_leaves_a_spool_that_a_live_run_holds(
     assert jobtrail("flush", "--server", server.url, env=env).returncode == 0
     assert not held.path.exists()
     assert steps_by_name(reader, run_id)["s"]["state"] == "SUCCEEDED"
+
+
+def test_flush_passes_over_what_a_crash_left_half_written(
+    tmp_path: Path, server: Server, org: Org, reader: Api
+) -> None:
+    env = ingest_env(org, JOBTRAIL_SPOOL=str(tmp_path / "spool"))
+    run_id = run_offline(tmp_path, env, "k4")
+    (spool,) = spools_in(tmp_path / "spool")
+    with spool.path.open("ab") as f:
+        f.write(b"\x00\x01 not json\n")  # a damaged line
+        f.write(b'{"kind": "step", "sta')  # the writer died in the middle of a line
+    flush = jobtrail("flush", "--server", server.url, env=env)
+    assert flush.returncode == 0, flush.stderr
+    assert "damaged line" in flush.stderr
+    assert not spool.path.exists()  # delivered and cleaned up, not kept forever
+    assert steps_by_name(reader, run_id)["s"]["state"] == "SUCCEEDED"

@@ -175,7 +175,8 @@ class Delivery:
         self._spool.append(batch)
         try:
             for events, offset in self._spool.batches(MAX_EVENTS, MAX_BYTES):
-                self._send(events)
+                if events:
+                    self._send(events)
                 self._spool.commit(offset)
                 if self._abort.is_set():
                     return False
@@ -202,9 +203,10 @@ def flush_spool(spool: Spool, sink: Sink) -> int | None:
         return None
     try:
         sent = 0
-        for events, offset in spool.batches(MAX_EVENTS, MAX_BYTES):
+        for events, offset in spool.batches(MAX_EVENTS, MAX_BYTES, writer_gone=True):
             try:
-                sink.deliver(events)
+                if events:
+                    sink.deliver(events)
                 sent += len(events)
             except BatchRefused as exc:  # as in a live run: logged and passed over
                 log.error("events refused, dropped: %s", exc)

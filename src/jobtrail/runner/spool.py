@@ -8,12 +8,15 @@ they can take, i.e. those of runs that have ended. The kernel drops the lock whe
 so a crashed run's spool is never stuck."""
 
 import fcntl
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
+
+log = logging.getLogger("jobtrail.runner")
 
 
 class Spool:
@@ -66,9 +69,11 @@ class Spool:
         return self.path.exists() and self.path.stat().st_size > self.offset()
 
     def batches(
-        self, max_events: int, max_bytes: int
+        self, max_events: int, max_bytes: int, *, writer_gone: bool = False
     ) -> Iterator[tuple[list[dict[str, Any]], int]]:
-        """Undelivered events in order, as (batch, offset after the batch)."""
+        """Undelivered events in order, as (batch, offset after the batch). A last line without
+        its newline is still being written; but when the writer is gone (`writer_gone`), it is
+        what a crash left half-written, and is passed over, as is any line that is not JSON."""
         if not self.path.exists():
             return
         with self.path.open("rb") as f:
@@ -76,14 +81,19 @@ class Spool:
             batch: list[dict[str, Any]] = []
             size = 0
             for line in f:
-                if not line.endswith(b"\n"):
-                    break  # a line still being written
-                batch.append(orjson.loads(line))
+                if not line.endswith(b"\n") and not writer_gone:
+                    break
+                try:
+                    batch.append(orjson.loads(line))
+                except orjson.JSONDecodeError:
+                    log.warning(
+                        "%s: a damaged line (%d bytes) is passed over", self.path, len(line)
+                    )
                 size += len(line)
                 if len(batch) >= max_events or size >= max_bytes:
                     yield batch, f.tell()
                     batch, size = [], 0
-            if batch:
+            if batch or size:
                 yield batch, f.tell()
 
     def commit(self, offset: int) -> None:
