@@ -1,12 +1,18 @@
 """`jobtrail run`: DAG order and parallelism, streams, timeouts, retries, cancellation."""
 
+import asyncio
 import os
 import signal
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from jobtrail.runner import dbt
+from jobtrail.runner.events import EventFactory
+from jobtrail.runner.executor import RunExecutor, RunOptions
+from jobtrail.runner.spec import parse_spec
 from tests.runner.conftest import StartJob, jobtrail, steps_by_name
 from tests.support import Api, Org, Server, ingest_env
 
@@ -196,3 +202,19 @@ def test_bad_run_options_exit_2_before_anything_runs(
     assert expected in proc.stderr
     assert "Traceback" not in proc.stderr
     assert not marker.exists()
+
+
+def test_a_dbt_step_without_dbt_installed_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(dbt, "dbt_executable", lambda: str(tmp_path / "no-dbt-here"))
+    spec = parse_spec(
+        {"job": "j", "steps": [{"name": "models", "dbt": {"command": "run"}}]}, "job.yaml"
+    )
+    emitted: list[dict[str, Any]] = []
+    options = RunOptions(parallel=1, workdir=tmp_path, tmp_dir=tmp_path)
+    executor = RunExecutor(spec, EventFactory("j", "e", "k"), emitted.append, options)
+    assert asyncio.run(executor.run()) == "FAILED"
+    (failed,) = [e for e in emitted if e["kind"] == "step" and e["state"] == "FAILED"]
+    assert failed["message"] == "could not start: dbt is not installed (jobtrail[dbt])"
+    assert [e["data"] for e in emitted if e["kind"] == "log"] == [failed["message"] + "\n"]

@@ -6,6 +6,7 @@ import asyncio
 import codecs
 import contextlib
 import os
+import shutil
 import signal
 import time
 from collections.abc import Callable
@@ -244,9 +245,12 @@ class RunExecutor:
         assert step.dbt is not None
         if step.name in self._dbt_nodes:
             return None
+        argv = list_command(step.dbt, cwd)
+        if shutil.which(argv[0]) is None:
+            return _could_not_start("could not start: dbt is not installed (jobtrail[dbt])", err)
         try:
             proc = await asyncio.create_subprocess_exec(
-                *list_command(step.dbt, cwd),
+                *argv,
                 cwd=cwd,
                 env=env,
                 stdin=asyncio.subprocess.DEVNULL,
@@ -375,11 +379,11 @@ class RunExecutor:
         await proc.wait()
 
 
-def _could_not_start(exc: OSError, err: _Chunker) -> tuple[None, str]:
+def _could_not_start(reason: str | OSError, err: _Chunker) -> tuple[None, str]:
     """A step whose process cannot start fails with the reason (no exit code: nothing ran)."""
-    reason = f"could not start: {exc.strerror or exc}"
-    if exc.filename:
-        reason += f": {exc.filename}"
+    if isinstance(reason, OSError):
+        text = f"could not start: {reason.strerror or reason}"
+        reason = text + (f": {reason.filename}" if reason.filename else "")
     err.feed_text(reason + "\n")
     err.flush(final=True)
     return None, reason
