@@ -4,6 +4,7 @@ import asyncio
 import os
 import signal
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -214,7 +215,8 @@ def test_a_dbt_step_without_dbt_installed_says_so(
     emitted: list[dict[str, Any]] = []
     options = RunOptions(parallel=1, workdir=tmp_path, tmp_dir=tmp_path)
     executor = RunExecutor(spec, EventFactory("j", "e", "k"), emitted.append, options)
-    assert asyncio.run(executor.run()) == "FAILED"
+    with ThreadPoolExecutor(1) as thread:  # a loop of its own: Playwright may hold this thread's
+        assert thread.submit(asyncio.run, executor.run()).result() == "FAILED"
     (failed,) = [e for e in emitted if e["kind"] == "step" and e["state"] == "FAILED"]
     assert failed["message"] == "could not start: dbt is not installed (jobtrail[dbt])"
     assert [e["data"] for e in emitted if e["kind"] == "log"] == [failed["message"] + "\n"]
