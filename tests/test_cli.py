@@ -96,7 +96,8 @@ def test_readme_lists_every_command() -> None:
 
 def test_run_starts_without_the_server_or_store_stack(tmp_path: Path) -> None:
     """`jobtrail run` is started by a scheduler for every run: reporting to a server, it must
-    not load SQLAlchemy, Alembic, uvicorn or FastAPI (most of a second of start-up)."""
+    not load SQLAlchemy, Alembic, uvicorn or FastAPI (most of a second of start-up), nor httpx
+    and Rich (a third of what is left)."""
     spec = tmp_path / "job.yaml"
     spec.write_text("job: j\nenvironment: e\nsteps:\n  - {name: a, run: 'true'}\n")
     probe = (
@@ -108,7 +109,8 @@ def test_run_starts_without_the_server_or_store_stack(tmp_path: Path) -> None:
         "except SystemExit:\n"
         "    pass\n"
         "heavy = sorted({m.split('.')[0] for m in sys.modules}"
-        " & {'sqlalchemy', 'alembic', 'uvicorn', 'fastapi', 'starlette', 'pydantic_settings'})\n"
+        " & {'sqlalchemy', 'alembic', 'uvicorn', 'fastapi', 'starlette', 'pydantic_settings',"
+        " 'httpx', 'rich'})\n"
         "print('loaded:', heavy)\n"
     )
     proc = subprocess.run(
