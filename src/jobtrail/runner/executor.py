@@ -249,17 +249,14 @@ class RunExecutor:
         if shutil.which(argv[0]) is None:
             return _could_not_start("could not start: dbt is not installed (jobtrail[dbt])", err)
         try:
-            proc = await asyncio.create_subprocess_exec(
-                *argv,
-                cwd=cwd,
-                env=env,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.STDOUT,
-            )
+            proc = await self._spawn(argv, cwd, env, asyncio.subprocess.STDOUT)
         except OSError as exc:
             return _could_not_start(exc, err)
-        output, _ = await proc.communicate()
+        try:
+            output, _ = await proc.communicate()
+        except asyncio.CancelledError:
+            await asyncio.shield(self._kill(proc))
+            raise
         text = output.decode("utf-8", "replace")
         if proc.returncode != 0:
             err.feed_text(text)
@@ -309,15 +306,7 @@ class RunExecutor:
         whole group on timeout or cancellation. A process that cannot start (a missing working
         folder, say) fails its step with the reason, as its stderr too."""
         try:
-            proc = await asyncio.create_subprocess_exec(
-                *argv,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                cwd=cwd,
-                env=env,
-                start_new_session=True,  # its own process group: a kill reaches grandchildren
-            )
+            proc = await self._spawn(argv, cwd, env, asyncio.subprocess.PIPE)
         except OSError as exc:
             return _could_not_start(exc, err)
         out = self._chunker(step.name, "stdout")
@@ -351,6 +340,31 @@ class RunExecutor:
         if message is None and code != 0:
             message = f"exited with code {code}" if code > 0 else f"killed by signal {-code}"
         return code, message
+
+    async def _spawn(
+        self, argv: list[str], cwd: Path, env: dict[str, str], stderr: int
+    ) -> asyncio.subprocess.Process:
+        """Start a process in a group of its own (so a kill reaches its grandchildren). The start
+        is shielded from cancellation: on CPython 3.11 a cancellation that lands while asyncio
+        is still connecting the pipes leaves the task waiting forever. So the start completes,
+        the new process is killed, and then the cancellation goes on."""
+        start = asyncio.ensure_future(
+            asyncio.create_subprocess_exec(
+                *argv,
+                cwd=cwd,
+                env=env,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=stderr,
+                start_new_session=True,
+            )
+        )
+        try:
+            return await asyncio.shield(start)
+        except asyncio.CancelledError:
+            with contextlib.suppress(OSError):  # it did not start: nothing to kill
+                await asyncio.shield(self._kill(await start))
+            raise
 
     async def _pump(self, stream: asyncio.StreamReader, feed: Callable[[bytes], None]) -> None:
         while True:
