@@ -86,3 +86,20 @@ def _finished(job: JobRun) -> bool:
     if not job.events_log.exists():
         return False
     return any(e["kind"] == "run" and e["state"] == "SUCCEEDED" for e in job.emitted())
+
+
+@pytest.mark.parametrize("gateway", [[HANG] * 100], indirect=True)
+def test_a_hanging_server_does_not_hold_up_timeouts(
+    start_job: StartJob, gateway: Gateway, tmp_path: Path
+) -> None:
+    """The step writes far more than the runner may hold while the server answers nothing: the
+    step is slowed down (its pipe fills), but its timeout still fires on time, and the run ends
+    without waiting for the hanging requests (their 30 s timeout)."""
+    spec = "steps:\n  - {name: big, timeout: 2s, run: 'yes | head -c 100000000'}\n"
+    began = time.monotonic()
+    job = start_job(spec, gateway.url, "--flush-timeout", "1")
+    assert job.wait(60) == 1
+    assert time.monotonic() - began < 15  # (it was minutes: every request hung 30 s)
+    (failed,) = [e for e in job.emitted() if e["kind"] == "step" and e["state"] == "FAILED"]
+    assert "timed out" in failed["message"]
+    assert list((tmp_path / "spool").glob("*.jsonl"))  # what could not go out is kept

@@ -117,7 +117,9 @@ def run(
         raise fail(f"cannot create {exc.filename}: {exc.strerror or exc}", 2) from None
     delivery = Delivery(destination, spool_file).start()
     emit = _recording(delivery.emit, events_log) if events_log else delivery.emit
-    options = RunOptions(parallel=parallel, workdir=folder or tmp, tmp_dir=tmp)
+    options = RunOptions(
+        parallel=parallel, workdir=folder or tmp, tmp_dir=tmp, has_room=delivery.has_room
+    )
     try:
         state = _execute(spec, EventFactory(spec.job, spec.environment, key), emit, options)
     finally:

@@ -48,13 +48,20 @@ class Delivery:
         self._thread.start()
         return self
 
+    def has_room(self) -> bool:
+        """Whether more output may come now: the runner's pumps pause while this is False, which
+        slows each step down to what the destination (or the spool) takes."""
+        return self._pending <= MAX_PENDING or not self._thread.is_alive() or self._abort.is_set()
+
     def emit(self, event: dict[str, Any]) -> None:
-        """Queue an event; waits while too much is queued, which slows the step's output down
-        to what the destination (or the spool) takes, so memory stays bounded."""
+        """Queue an event. Only a producer that ignores `has_room` ever waits here (at twice the
+        limit), so memory stays bounded whoever emits."""
         size = _size(event)
         with self._room:
             while (
-                self._pending > MAX_PENDING and self._thread.is_alive() and not self._abort.is_set()
+                self._pending > 2 * MAX_PENDING
+                and self._thread.is_alive()
+                and not self._abort.is_set()
             ):
                 self._room.wait(0.5)
             self._pending += size

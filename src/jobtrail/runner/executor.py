@@ -31,6 +31,10 @@ class RunOptions:
     chunk_bytes: int = 64 * 1024
     kill_grace: float = 5.0
     pipe_grace: float = 5.0  # how long to wait for output after the command has exited
+    # Whether the reporter can take more output now. While it cannot, the pumps stop reading,
+    # so the step blocks on its full pipe and memory stays bounded, but the loop stays free for
+    # timeouts and cancellation.
+    has_room: Callable[[], bool] = lambda: True
 
 
 class _Chunker:
@@ -312,9 +316,13 @@ class RunExecutor:
         out = self._chunker(step.name, "stdout")
         assert proc.stdout is not None
         assert proc.stderr is not None
+
+        def running() -> bool:
+            return proc.returncode is None
+
         pumps = [
-            asyncio.create_task(self._pump(proc.stdout, on_stdout)),
-            asyncio.create_task(self._pump(proc.stderr, err.feed)),
+            asyncio.create_task(self._pump(proc.stdout, on_stdout, running)),
+            asyncio.create_task(self._pump(proc.stderr, err.feed, running)),
         ]
         ticker = asyncio.create_task(self._tick(out, err))
         message = None
@@ -326,9 +334,11 @@ class RunExecutor:
                 message = f"timed out after {step.timeout}; its processes were killed"
                 await self._kill(proc)
             _, pending = await asyncio.wait(pumps, timeout=self.options.pipe_grace)
-            if pending:  # a background process still holds the pipes open
-                self._signal_group(proc, signal.SIGKILL)
-                await asyncio.wait(pending)
+            if pending:  # a background process still holds the pipes open (or the reporter is
+                self._signal_group(proc, signal.SIGKILL)  # stuck): kill the group, and give up
+                _, stuck = await asyncio.wait(pending, timeout=self.options.pipe_grace)
+                for pump in stuck:  # on output the reporter cannot take
+                    pump.cancel()
         except asyncio.CancelledError:
             await asyncio.shield(self._kill(proc))
             raise
@@ -366,12 +376,22 @@ class RunExecutor:
                 await asyncio.shield(self._kill(await start))
             raise
 
-    async def _pump(self, stream: asyncio.StreamReader, feed: Callable[[bytes], None]) -> None:
+    async def _pump(
+        self,
+        stream: asyncio.StreamReader,
+        feed: Callable[[bytes], None],
+        running: Callable[[], bool],
+    ) -> None:
+        """Read a stream to its end. While the reporter has no room and the process runs, stop
+        reading (the process then waits on its full pipe); once it has ended, what is left in
+        the pipe (a pipe's worth at most) is read regardless, so the process can be reaped."""
         while True:
             data = await stream.read(65536)
             if not data:
                 return
             feed(data)
+            while not self.options.has_room() and running():
+                await asyncio.sleep(0.02)
 
     async def _tick(self, *chunkers: _Chunker) -> None:
         while True:
