@@ -372,8 +372,11 @@ class RunExecutor:
         try:
             return await asyncio.shield(start)
         except asyncio.CancelledError:
-            with contextlib.suppress(OSError):  # it did not start: nothing to kill
-                await asyncio.shield(self._kill(await start))
+            while not start.done():  # (asyncio.wait never cancels what it waits for)
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.wait({start})
+            if start.exception() is None:  # it started: kill it (an OSError: nothing to kill)
+                await asyncio.shield(self._kill(start.result()))
             raise
 
     async def _pump(
