@@ -4,7 +4,6 @@
 
 import statistics
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,21 +11,11 @@ from _harness import ROOT, Api, _sqlite, make_org, serve
 from playwright.sync_api import sync_playwright
 
 from tests.browser import FLAGS, sign_in
+from tests.support import event
 
 RUNS = 2000
 DAG_STEPS = 200
 ROUNDS = 5
-
-
-def _ev(kind: str, at: datetime, run_key: str, job: str, **fields: Any) -> dict[str, Any]:
-    return {
-        "eventId": str(uuid.uuid4()),
-        "timestamp": at.isoformat().replace("+00:00", "Z"),
-        "kind": kind,
-        "job": {"name": job, "environment": "prod"},
-        "runKey": run_key,
-        **fields,
-    }
 
 
 def runs_events() -> list[dict[str, Any]]:
@@ -35,26 +24,26 @@ def runs_events() -> list[dict[str, Any]]:
     for r in range(RUNS):
         t = now - timedelta(hours=20) + timedelta(seconds=r * 30)
         job = f"job-{r % 40}"
-        out.append(_ev("run", t, f"r{r}", job, state="RUNNING"))
-        out.append(_ev("run", t + timedelta(seconds=20), f"r{r}", job, state="SUCCEEDED"))
+        out.append(event("run", t, f"r{r}", job=job, state="RUNNING"))
+        out.append(event("run", t + timedelta(seconds=20), f"r{r}", job=job, state="SUCCEEDED"))
     return out
 
 
 def dag_events() -> list[dict[str, Any]]:
     """A 200-step run in 20 layers of 10; each step needs two steps of the layer before."""
     t = datetime.now(UTC) - timedelta(hours=1)
-    out = [_ev("run", t, "big-dag", "dbt-project", state="RUNNING")]
+    out = [event("run", t, "big-dag", job="dbt-project", state="RUNNING")]
     for i in range(DAG_STEPS):
         layer, slot = divmod(i, 10)
         deps = [f"model_{(layer - 1) * 10 + (slot + k) % 10}" for k in (0, 3)] if layer else []
         step = {"name": f"model_{i}", "dependencies": deps}
         state = "FAILED" if i == 137 else "SUCCEEDED"
         out.append(
-            _ev(
+            event(
                 "step",
                 t + timedelta(seconds=layer),
                 "big-dag",
-                "dbt-project",
+                job="dbt-project",
                 step=step,
                 state=state,
             )

@@ -3,7 +3,6 @@ against a baseline that inserts the same event rows straight into the same datab
 executemany. Target on SQLite: at least 25,000 events/s."""
 
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,6 +14,7 @@ from jobtrail.domain.batches import parse_batch
 from jobtrail.domain.materialise import fold
 from jobtrail.store.schema import events as events_table
 from jobtrail.store.schema import log_chunks
+from tests.support import event
 
 TOTAL = 60_000
 BATCH = 1_000
@@ -22,14 +22,8 @@ CLIENTS = 4
 
 
 def _event(run: int, t: datetime, kind: str, offset: float, **fields: Any) -> dict[str, Any]:
-    return {
-        "eventId": str(uuid.uuid4()),
-        "timestamp": (t + timedelta(seconds=offset)).isoformat().replace("+00:00", "Z"),
-        "kind": kind,
-        "job": {"name": f"job-{run % 20}", "environment": "com.acme-prod1"},
-        "runKey": f"run-{run}",
-        **fields,
-    }
+    at = t + timedelta(seconds=offset)
+    return event(kind, at, f"run-{run}", job=f"job-{run % 20}", env="com.acme-prod1", **fields)
 
 
 def realistic_events(total: int) -> list[dict[str, Any]]:
