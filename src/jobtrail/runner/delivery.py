@@ -21,7 +21,7 @@ LINGER = 0.2  # how long an idle loop waits before checking the spool again
 BATCH_WINDOW = 0.1  # how long a batch waits for more events after its first
 MAX_BACKOFF = 10.0
 ABORT_GRACE = 1.0  # how long `close` waits for a request in flight once it gives up
-MAX_PENDING = 2 * 1024 * 1024  # queued bytes before `emit` waits (backpressure on the step)
+MAX_PENDING = 2 * 1024 * 1024  # queued bytes before the steps' pumps pause (`emit` waits at 2x)
 
 
 def _size(event: dict[str, Any]) -> int:
@@ -41,28 +41,26 @@ class Delivery:
         self._pending = 0
         self._room = threading.Condition()
         self._thread = threading.Thread(target=self._loop, name="jobtrail-delivery", daemon=True)
-        self.delivered = 0
-        self.dropped = 0
 
     def start(self) -> "Delivery":
         self._thread.start()
         return self
 
+    def _full(self, limit: int) -> bool:
+        """More than `limit` bytes wait, and the loop is still there to take them."""
+        return self._pending > limit and self._thread.is_alive() and not self._abort.is_set()
+
     def has_room(self) -> bool:
         """Whether more output may come now: the runner's pumps pause while this is False, which
         slows each step down to what the destination (or the spool) takes."""
-        return self._pending <= MAX_PENDING or not self._thread.is_alive() or self._abort.is_set()
+        return not self._full(MAX_PENDING)
 
     def emit(self, event: dict[str, Any]) -> None:
         """Queue an event. Only a producer that ignores `has_room` ever waits here (at twice the
         limit), so memory stays bounded whoever emits."""
         size = _size(event)
         with self._room:
-            while (
-                self._pending > 2 * MAX_PENDING
-                and self._thread.is_alive()
-                and not self._abort.is_set()
-            ):
+            while self._full(2 * MAX_PENDING):
                 self._room.wait(0.5)
             self._pending += size
         self._queue.put(event)
@@ -96,7 +94,6 @@ class Delivery:
         if leftover and self._spool is not None:
             self._spool.append(leftover)
         elif leftover:
-            self.dropped += len(leftover)
             log.error("%d events could not be delivered and there is no spool", len(leftover))
         if not self._thread.is_alive():
             self._sink.close()
@@ -167,7 +164,7 @@ class Delivery:
 
     def _direct(self, batch: list[dict[str, Any]]) -> bool:
         try:
-            self._send(batch)
+            _send(self._sink, batch)
             return True
         except RetryLater as exc:
             log.warning("delivery failed (%s); spooling", exc)
@@ -181,26 +178,39 @@ class Delivery:
         assert self._spool is not None
         self._spool.append(batch)
         try:
-            for events, offset in self._spool.batches(MAX_EVENTS, MAX_BYTES):
-                if events:
-                    self._send(events)
-                self._spool.commit(offset)
-                if self._abort.is_set():
-                    return False
+            drained = _drain(self._spool, self._sink, writer_gone=False, stop=self._abort.is_set)
+            return drained is not None
         except RetryLater as exc:
             log.warning("delivery still failing (%s)", exc)
             return False
-        self._spool.remove_if_delivered()
-        return True
 
-    def _send(self, batch: list[dict[str, Any]]) -> None:
-        try:
-            self._sink.deliver(batch)
-        except BatchRefused as exc:  # retrying cannot help
-            log.error("events refused, dropped: %s", exc)
-            self.dropped += len(batch)
-            return
-        self.delivered += len(batch)
+
+def _send(sink: Sink, events: list[dict[str, Any]]) -> int:
+    """Send a batch: the number of events the destination took. A batch it refuses for good is
+    logged and passed over, since retrying cannot help; RetryLater when it is unreachable."""
+    if not events:
+        return 0
+    try:
+        sink.deliver(events)
+    except BatchRefused as exc:
+        log.error("events refused, dropped: %s", exc)
+        return 0
+    return len(events)
+
+
+def _drain(
+    spool: Spool, sink: Sink, *, writer_gone: bool, stop: Callable[[], bool] = lambda: False
+) -> int | None:
+    """Send a spool's undelivered events in order, committing after each batch, and remove it
+    once all went: the number of events taken, or None when `stop` cut it short."""
+    sent = 0
+    for events, offset in spool.batches(MAX_EVENTS, MAX_BYTES, writer_gone=writer_gone):
+        sent += _send(sink, events)
+        spool.commit(offset)
+        if stop():
+            return None
+    spool.remove_if_delivered()
+    return sent
 
 
 def flush_spool(spool: Spool, sink: Sink) -> int | None:
@@ -209,17 +219,7 @@ def flush_spool(spool: Spool, sink: Sink) -> int | None:
     if not spool.claim():
         return None
     try:
-        sent = 0
-        for events, offset in spool.batches(MAX_EVENTS, MAX_BYTES, writer_gone=True):
-            try:
-                if events:
-                    sink.deliver(events)
-                sent += len(events)
-            except BatchRefused as exc:  # as in a live run: logged and passed over
-                log.error("events refused, dropped: %s", exc)
-            spool.commit(offset)
-        spool.remove_if_delivered()
-        return sent
+        return _drain(spool, sink, writer_gone=True)
     finally:
         spool.release()
 
