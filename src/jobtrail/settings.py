@@ -6,6 +6,7 @@ import isodate
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from jobtrail.domain.events import TimeBounds
 from jobtrail.domain.logcap import DEFAULT_STREAM_CAP
 
 DEFAULT_DB = "sqlite:///./jobtrail.db"
@@ -35,6 +36,10 @@ def normalise_db_url(url: str) -> str:
     return url
 
 
+def _micros(delta: timedelta) -> int:
+    return delta // timedelta(microseconds=1)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="JOBTRAIL_", extra="ignore")
 
@@ -42,6 +47,7 @@ class Settings(BaseSettings):
     secret: str | None = Field(default=None, repr=False)
     token_ttl: timedelta = timedelta(hours=1)
     retention: timedelta = timedelta(days=7)
+    clock_skew: timedelta = timedelta(minutes=5)
     prune_interval: timedelta = timedelta(hours=1)
     log_stream_cap: int = Field(default=DEFAULT_STREAM_CAP, ge=1024)
     key_cache_seconds: float = Field(default=2.0, ge=0, le=60)
@@ -53,13 +59,18 @@ class Settings(BaseSettings):
             raise ValueError("JOBTRAIL_DB must be a sqlite:/// or postgresql:// URL")
         return normalise_db_url(value)
 
-    @field_validator("token_ttl", "retention", "prune_interval", mode="before")
+    @field_validator("token_ttl", "retention", "clock_skew", "prune_interval", mode="before")
     @classmethod
     def _duration(cls, value: object) -> timedelta:
         parsed = parse_iso_duration(value)
         if parsed <= timedelta(0):
             raise ValueError("must be a positive duration such as PT1H or P7D")
         return parsed
+
+    def time_bounds(self, now_us: int) -> TimeBounds:
+        """The timestamps kept at `now_us`: ingestion refuses events outside, pruning deletes
+        runs that end up outside."""
+        return TimeBounds.around(now_us, _micros(self.retention), _micros(self.clock_skew))
 
     @field_validator("secret")
     @classmethod

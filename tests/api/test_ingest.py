@@ -1,7 +1,11 @@
 """`POST .../jobs/v1/events`: atomic batches, idempotent event ids, limits, clear errors."""
 
 import pytest
+from sqlalchemy import Engine
 
+from jobtrail.domain import identity
+from jobtrail.domain.batches import parse_batch
+from jobtrail.store.ingest import ingest
 from tests.support import Api, ago, event, simple_run
 
 
@@ -138,3 +142,33 @@ def test_log_chunks_are_ordered_by_seq_and_deduplicated(api: Api) -> None:
     detail = api.get(f"/jobs/v1/runs/{run['runId']}/steps/s").json()
     assert detail["stdout"] == "zero\none\ntwo\n"
     assert detail["stderr"] == "err\n"
+
+
+def test_timestamps_outside_the_bounds_are_refused_naming_event_and_bound(api: Api) -> None:
+    good = simple_run(ago(hours=1), "bounds")
+    for i, stamp, bound in [
+        (2, "9999-12-31T23:59:59-01:00", "the latest accepted"),
+        (4, "2020-01-01T00:00:00Z", "the earliest accepted"),
+    ]:
+        batch = [*good[:i], {**good[i], "timestamp": stamp}, *good[i + 1 :]]
+        resp = api.post("/jobs/v1/events", json={"events": batch})
+        assert resp.status_code == 400, resp.text
+        body = resp.json()
+        assert body["error"] == "invalid_events"
+        assert f"events[{i}].timestamp: {stamp} is " in body["message"]
+        assert bound in body["message"]
+    assert api.runs().json() == []
+
+
+def test_reads_survive_a_far_future_event_stored_before_the_bound(api: Api, engine: Engine) -> None:
+    events = simple_run(ago(hours=1), "far")
+    events[-1] = {**events[-1], "timestamp": "9999-12-31T23:59:59-01:00"}
+    ingest(engine, api.org.id, parse_batch({"events": events}), 1 << 24)
+    job = identity.job_id(api.org.id, "prod", "webmodel")
+    run_id = identity.run_id(api.org.id, job, "far")
+    run = api.get(f"/jobs/v1/runs/{run_id}")
+    assert run.status_code == 200, run.text
+    assert run.json()["endTime"] == "9999-12-31T23:59:59.999999Z"
+    for path in ["/steps", "/steps/run-dbt", "/steps/run-dbt/logs/stdout"]:
+        assert api.get(f"/jobs/v1/runs/{run_id}{path}").status_code == 200, path
+    assert api.runs().status_code == 200

@@ -1,8 +1,10 @@
 """Timestamps and durations as the API writes them."""
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from jobtrail.domain.timefmt import format_duration, format_ts
+from jobtrail.domain.timefmt import format_duration, format_ts, parse_timestamp, to_micros
 
 
 @pytest.mark.parametrize(
@@ -36,3 +38,22 @@ def test_format_ts(us: int, text: str) -> None:
 )
 def test_format_duration(seconds: float, text: str) -> None:
     assert format_duration(round(seconds * 1_000_000)) == text
+
+
+@given(st.integers(min_value=-(2**63), max_value=2**63 - 1))
+def test_format_ts_never_raises_on_a_stored_value(us: int) -> None:
+    text = format_ts(us)
+    assert text.endswith("Z")
+    assert "0001-01-01T00:00:00Z" <= text <= "9999-12-31T23:59:59.999999Z"
+
+
+def test_format_ts_clamps_past_year_9999() -> None:
+    past_9999 = to_micros(parse_timestamp("9999-12-31T23:59:59-01:00"))
+    assert format_ts(past_9999) == "9999-12-31T23:59:59.999999Z"
+
+
+@pytest.mark.parametrize(
+    "text", ["2026-11-27T10:00:00z", "2026-11-27t10:00:00Z", "2026-11-27t10:00:00.5z"]
+)
+def test_parse_timestamp_takes_lowercase_t_and_z(text: str) -> None:
+    assert parse_timestamp(text) == parse_timestamp(text.upper())

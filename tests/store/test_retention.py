@@ -31,3 +31,16 @@ def test_prune_removes_only_old_runs(engine: Engine) -> None:
     assert _count(engine, events, org.id) == sum(1 for ev in new if ev["kind"] != "log")
     assert _count(engine, log_chunks, org.id) == 3
     assert retention.prune(engine, cutoff) == 0
+
+
+def test_prune_removes_runs_stored_with_a_far_future_timestamp(engine: Engine) -> None:
+    """Stored before ingestion refused them: such a run stays the newest for ever otherwise."""
+    org = make_org(engine)
+    far = simple_run(ago(hours=1), "far")
+    far[-1] = {**far[-1], "timestamp": "9999-12-31T23:59:59-01:00"}
+    ingest(engine, org.id, parse_batch({"events": far + simple_run(ago(hours=1), "now")}), 1 << 24)
+    now = accounts.now_micros()
+    week_ago = now - 7 * 86_400 * 1_000_000
+    assert retention.prune(engine, week_ago) == 0
+    assert retention.prune(engine, week_ago, now + 300_000_000) == 1
+    assert _count(engine, runs, org.id) == 1

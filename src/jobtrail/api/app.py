@@ -25,11 +25,12 @@ log = logging.getLogger("jobtrail.api")
 
 async def _prune_forever(ctx: AppContext) -> None:
     interval = ctx.settings.prune_interval.total_seconds()
-    retain = int(ctx.settings.retention.total_seconds() * 1_000_000)
     while True:
         try:
-            cutoff = accounts.now_micros() - retain
-            pruned = await run_in_threadpool(retention.prune, ctx.engine, cutoff)
+            kept = ctx.settings.time_bounds(accounts.now_micros())
+            pruned = await run_in_threadpool(
+                retention.prune, ctx.engine, kept.earliest, kept.latest
+            )
             if pruned:
                 log.info("retention: pruned %d runs", pruned)
         except Exception:

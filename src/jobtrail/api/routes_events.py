@@ -13,7 +13,8 @@ from jobtrail.api.schemas import ERROR_RESPONSES, ErrorBody, IngestResponse
 from jobtrail.domain.batches import parse_batch
 from jobtrail.domain.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 from jobtrail.domain.events import MAX_BATCH_BYTES
-from jobtrail.store.ingest import IngestResult, ingest
+from jobtrail.store.accounts import now_micros
+from jobtrail.store.ingest import ingest
 
 router = APIRouter(tags=["Ingestion"])
 
@@ -38,15 +39,6 @@ async def _read_body(request: Request) -> bytes:
     return bytes(body)
 
 
-def _ingest_body(ctx: AppContext, org_id: str, raw: bytes) -> IngestResult:
-    """Decode, validate and store (CPU-bound work, kept off the event loop)."""
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise BadRequest(f"The body is not valid JSON (UTF-8): {exc}.") from None
-    return ingest(ctx.engine, org_id, parse_batch(body), ctx.settings.log_stream_cap)
-
-
 @router.post(
     "/organizations/{organizationId}/jobs/v1/events",
     response_model=IngestResponse,
@@ -66,7 +58,9 @@ def _ingest_body(ctx: AppContext, org_id: str, raw: bytes) -> IngestResult:
     summary="Report state changes and log output of job runs",
     description=(
         "An atomic batch: every event is valid and stored, or none is and the 400 names each "
-        "bad event's index and field. Events are idempotent on `eventId`. The response comes "
+        "bad event's index and field, including a `timestamp` more than the allowed clock skew "
+        "(`JOBTRAIL_CLOCK_SKEW`, 5 minutes) ahead of the server or older than the retention. "
+        "Events are idempotent on `eventId`. The response comes "
         "only after the batch is durably committed. Needs a token with role `ingest` or `admin`."
     ),
 )
@@ -81,7 +75,7 @@ async def post_events(
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise BadRequest(f"The body is not valid JSON (UTF-8): {exc}.") from None
-    batch = parse_batch(body)
+    batch = parse_batch(body, ctx.settings.time_bounds(now_micros()))
     result = await run_in_threadpool(ingest, ctx.engine, org_id, batch, ctx.settings.log_stream_cap)
     payload = {"accepted": result.accepted, "duplicates": result.duplicates}
     return Response(orjson.dumps(payload), media_type="application/json")

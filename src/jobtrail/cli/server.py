@@ -50,8 +50,8 @@ def prune(
     """Delete runs whose last event is older than the retention, with their steps and logs."""
     settings = load_settings(db, retention=retention_)
     engine = open_store(db)
-    cutoff = accounts.now_micros() - int(settings.retention.total_seconds() * 1_000_000)
-    pruned = retention.prune(engine, cutoff)
+    kept = settings.time_bounds(accounts.now_micros())
+    pruned = retention.prune(engine, kept.earliest, kept.latest)
     if as_json:
         print_json({"pruned": pruned})
     else:

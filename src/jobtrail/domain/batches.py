@@ -6,12 +6,22 @@ from typing import Any
 from pydantic import ValidationError
 
 from jobtrail.domain.errors import InvalidEvents, PayloadTooLarge
-from jobtrail.domain.events import BATCH_ADAPTER, MAX_BATCH_EVENTS, Event, kind_problems, to_event
+from jobtrail.domain.events import (
+    BATCH_ADAPTER,
+    MAX_BATCH_EVENTS,
+    Event,
+    TimeBounds,
+    kind_problems,
+    time_problems,
+    to_event,
+)
 
 _SHOWN = 10
 
 
-def parse_batch(body: Any) -> list[Event]:
+def parse_batch(body: Any, bounds: TimeBounds | None = None) -> list[Event]:
+    """The batch's events, or InvalidEvents naming every problem; with `bounds`, timestamps
+    outside them are problems too (the server passes them; tools that import old runs not)."""
     if not isinstance(body, dict) or not isinstance(body.get("events"), list):
         raise InvalidEvents('The body must be a JSON object {"events": [...]}.')
     if len(body["events"]) > MAX_BATCH_EVENTS:
@@ -27,11 +37,18 @@ def parse_batch(body: Any) -> list[Event]:
     problems = [
         {"index": i, "field": field, "message": message}
         for i, ev in enumerate(events)
-        for field, message in kind_problems(ev)
+        for field, message in _problems(ev, bounds)
     ]
     if problems:
         raise _invalid(problems)
     return events
+
+
+def _problems(event: Event, bounds: TimeBounds | None) -> list[tuple[str, str]]:
+    problems = kind_problems(event)
+    if bounds is not None:
+        problems.extend(time_problems(event, bounds))
+    return problems
 
 
 def _pydantic_problems(exc: ValidationError) -> list[dict[str, object]]:

@@ -5,7 +5,6 @@ on 10,000-event batches), then turned into small immutable `Event` objects for t
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, NotRequired
 
 from pydantic import AfterValidator, ConfigDict, Field, StringConstraints, TypeAdapter, with_config
@@ -13,14 +12,13 @@ from typing_extensions import TypedDict
 
 from jobtrail.domain.names import check_step_name
 from jobtrail.domain.states import RunState, StepState
+from jobtrail.domain.timefmt import format_ts, parse_timestamp, to_micros
 
 MAX_BATCH_EVENTS = 10_000
 MAX_BATCH_BYTES = 10 * 1024 * 1024
 MAX_LOG_CHUNK_BYTES = 1024 * 1024
 MAX_NAME = 200
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICRO = timedelta(microseconds=1)
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$")
 
 
@@ -37,12 +35,15 @@ def _check_timestamp(value: str) -> str:
     return value
 
 
+_IMPOSSIBLE = -(2**63)
+
+
 def _micros(value: str) -> int:
-    """Microseconds since the epoch, or -1 for a well-shaped but impossible date."""
+    """Microseconds since the epoch, or _IMPOSSIBLE for a well-shaped but impossible date."""
     try:
-        return (datetime.fromisoformat(value) - _EPOCH) // _MICRO
-    except ValueError:
-        return -1
+        return to_micros(parse_timestamp(value))
+    except (ValueError, OverflowError):
+        return _IMPOSSIBLE
 
 
 def _unique(value: list[str]) -> list[str]:
@@ -103,7 +104,8 @@ BATCH_ADAPTER: TypeAdapter[EventBatch] = TypeAdapter(EventBatch)
 @dataclass(slots=True)
 class Event:
     """A validated event, flat (one object per event keeps 10,000-event batches cheap); `ts` is
-    its timestamp in microseconds since the epoch, -1 for a well-shaped but impossible date."""
+    its timestamp in microseconds since the epoch, negative for an impossible date or one before
+    the epoch (both refused)."""
 
     event_id: str
     timestamp: str
@@ -148,11 +150,48 @@ def to_event(raw: EventIn) -> Event:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class TimeBounds:
+    """The timestamps ingestion accepts, in µs since the epoch: not older than the retention
+    (the run would be pruned at once) and not further ahead than the allowed clock skew (a
+    far-future event would stay the newest for ever and never be pruned)."""
+
+    earliest: int
+    latest: int
+
+    @classmethod
+    def around(cls, now: int, retention_us: int, skew_us: int) -> "TimeBounds":
+        return cls(now - retention_us, now + skew_us)
+
+
+def time_problems(event: Event, bounds: TimeBounds) -> list[tuple[str, str]]:
+    """The event's timestamp outside the bounds, as a (field, message) pair naming the bound."""
+    if event.ts < 0 or bounds.earliest <= event.ts <= bounds.latest:
+        return []
+    if event.ts > bounds.latest:
+        return [
+            (
+                "timestamp",
+                f"{event.timestamp} is after {format_ts(bounds.latest)}, the "
+                "latest accepted (now plus the allowed clock skew)",
+            )
+        ]
+    return [
+        (
+            "timestamp",
+            f"{event.timestamp} is before {format_ts(bounds.earliest)}, the "
+            "earliest accepted (now minus the retention)",
+        )
+    ]
+
+
 def kind_problems(event: Event) -> list[tuple[str, str]]:
     """Fields that the event's kind requires or forbids: (field, message) pairs."""
     problems: list[tuple[str, str]] = []
-    if event.ts < 0:
+    if event.ts == _IMPOSSIBLE:
         problems.append(("timestamp", "is not a real date and time"))
+    elif event.ts < 0:  # negative times mean "none" in the store's keys
+        problems.append(("timestamp", "is before 1970-01-01T00:00:00Z, the earliest stored"))
     if event.kind == "run":
         if event.state not in RunState.__members__:
             problems.append(("state", f"a run event needs a run state: {', '.join(RunState)}"))

@@ -7,6 +7,12 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROS = 1_000_000
 
 
+def parse_timestamp(text: str) -> datetime:
+    """RFC 3339 / ISO 8601 text → datetime. RFC 3339 allows a lowercase `t` and `z`, which
+    `datetime.fromisoformat` refuses, so they are raised first. Raises ValueError."""
+    return datetime.fromisoformat(text.upper())
+
+
 def to_micros(dt: datetime) -> int:
     """Aware datetime → microseconds since the epoch; integer keys sort and compare the same way
     on SQLite and PostgreSQL, which keeps the store's dialect differences small."""
@@ -15,6 +21,9 @@ def to_micros(dt: datetime) -> int:
 
 
 _MINUTE = 60 * MICROS
+# The range `datetime` (and RFC 3339's four-digit year) can write; `format_ts` clamps to it.
+FIRST_MICROS = to_micros(datetime(1, 1, 1, tzinfo=UTC))
+LAST_MICROS = to_micros(datetime(9999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC))
 
 
 @lru_cache(maxsize=65_536)
@@ -25,7 +34,10 @@ def _minute(minutes: int) -> str:
 
 def format_ts(us: int) -> str:
     """RFC 3339 in UTC with `Z`; fractional seconds only when present. Listings format tens of
-    thousands of these, so the date-hour-minute part comes from a cache."""
+    thousands of these, so the date-hour-minute part comes from a cache. A stored value outside
+    years 1-9999 (ingested before such events were refused) is written as the nearest end of
+    that range rather than breaking the whole response."""
+    us = min(max(us, FIRST_MICROS), LAST_MICROS)
     minutes, rest = divmod(us, _MINUTE)
     seconds, micros = divmod(rest, MICROS)
     if micros:

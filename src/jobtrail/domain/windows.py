@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import isodate
 
 from jobtrail.domain.errors import InvalidWindow
-from jobtrail.domain.timefmt import to_micros
+from jobtrail.domain.timefmt import parse_timestamp, to_micros
 
 MAX_SPAN = timedelta(hours=96)
 MAX_AGE = timedelta(days=7)
@@ -64,9 +64,9 @@ def _relative(name: str, text: str, now: datetime) -> datetime:
 
 def _parse_timestamp(name: str, text: str) -> datetime:
     # An unencoded `+` in a query string arrives as a space: `...T03:40:00 02:00`.
-    fixed = re.sub(r"(T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}:?\d{2})$", r"\1+\2", text)
+    fixed = re.sub(r"([Tt]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}:?\d{2})$", r"\1+\2", text)
     try:
-        value = datetime.fromisoformat(fixed)
+        value = parse_timestamp(fixed)
     except ValueError as exc:
         raise InvalidWindow(
             f"`{name}`={text!r} is neither an ISO 8601 timestamp (2020-12-02T03:40:00Z) "

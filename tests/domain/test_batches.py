@@ -1,0 +1,69 @@
+"""Parsing a batch: the timestamp bounds ingestion enforces (too far ahead, older than the
+retention), reported with the event's index and the bound."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from jobtrail.domain.batches import parse_batch
+from jobtrail.domain.errors import InvalidEvents
+from jobtrail.domain.events import TimeBounds
+from jobtrail.domain.timefmt import to_micros
+from tests.support import event, iso
+
+NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+MINUTE = 60_000_000
+BOUNDS = TimeBounds.around(to_micros(NOW), retention_us=7 * 24 * 60 * MINUTE, skew_us=5 * MINUTE)
+
+
+def _refused(timestamp: str) -> InvalidEvents:
+    ok = event("run", NOW, state="RUNNING")
+    bad = {**event("run", NOW, state="SUCCEEDED"), "timestamp": timestamp}
+    with pytest.raises(InvalidEvents) as caught:
+        parse_batch({"events": [ok, bad]}, BOUNDS)
+    return caught.value
+
+
+@pytest.mark.parametrize(
+    "timestamp", ["9999-12-31T23:59:59-01:00", "9999-12-31T23:59:59Z", "2026-11-29T12:05:01Z"]
+)
+def test_future_beyond_the_skew_is_refused_naming_index_and_bound(timestamp: str) -> None:
+    err = _refused(timestamp)
+    assert err.details == [
+        {
+            "index": 1,
+            "field": "timestamp",
+            "message": f"{timestamp} is after 2026-11-29T12:05:00Z, the latest accepted "
+            "(now plus the allowed clock skew)",
+        }
+    ]
+    assert "events[1].timestamp" in err.message
+
+
+def test_older_than_the_retention_is_refused() -> None:
+    err = _refused("2026-11-22T11:59:59Z")
+    assert err.details is not None
+    assert "before 2026-11-22T12:00:00Z, the earliest accepted" in str(err.details[0]["message"])
+
+
+def test_before_the_epoch_is_refused_even_without_bounds() -> None:
+    bad = {**event("run", NOW, state="RUNNING"), "timestamp": "0001-01-01T00:00:00+14:00"}
+    with pytest.raises(InvalidEvents) as caught:
+        parse_batch({"events": [bad]})
+    assert "events[0].timestamp: is before 1970" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    "timestamp", ["2026-11-29T12:05:00Z", "2026-11-22T12:00:00Z", "2026-11-29t13:04:00+01:00"]
+)
+def test_the_bounds_themselves_are_accepted(timestamp: str) -> None:
+    (ev,) = parse_batch(
+        {"events": [{**event("run", NOW, state="RUNNING"), "timestamp": timestamp}]}, BOUNDS
+    )
+    assert ev.ts >= 0
+
+
+def test_lowercase_z_is_a_real_timestamp() -> None:
+    raw = {**event("run", NOW, state="RUNNING"), "timestamp": iso(NOW).replace("Z", "z")}
+    (ev,) = parse_batch({"events": [raw]}, BOUNDS)
+    assert ev.ts == to_micros(NOW)
