@@ -172,3 +172,44 @@ def test_reads_survive_a_far_future_event_stored_before_the_bound(api: Api, engi
     for path in ["/steps", "/steps/run-dbt", "/steps/run-dbt/logs/stdout"]:
         assert api.get(f"/jobs/v1/runs/{run_id}{path}").status_code == 200, path
     assert api.runs().status_code == 200
+
+
+def test_an_event_id_again_with_other_content_is_409_naming_it(api: Api) -> None:
+    events = simple_run(ago(hours=1), "conflict", fail=True)
+    api.ingest(events[:-1])
+    before = _snapshot(api)
+    changed = {**events[-2], "state": "SUCCEEDED", "exitCode": 0, "message": None}
+    resp = api.post("/jobs/v1/events", json={"events": [events[-1], changed]})
+    assert resp.status_code == 409, resp.text
+    assert resp.json() == {
+        "error": "event_conflict",
+        "message": f"eventId {changed['eventId']!r} came again with different content; an "
+        "eventId names one event for ever, so send a changed event under a new eventId. "
+        "Nothing was stored.",
+        "details": [{"eventId": changed["eventId"]}],
+    }
+    assert _snapshot(api) == before  # the FAILED stays, and the run event was not stored either
+
+
+def test_an_event_id_twice_in_one_batch_with_other_content_is_409(api: Api) -> None:
+    first = event("run", ago(minutes=5), "twice", state="RUNNING")
+    second = {**first, "state": "FAILED"}
+    resp = api.post("/jobs/v1/events", json={"events": [first, second]})
+    assert resp.status_code == 409
+    assert "came twice in this batch" in resp.json()["message"]
+    assert api.runs().json() == []
+
+
+def test_the_same_instant_written_otherwise_is_a_duplicate_not_a_conflict(api: Api) -> None:
+    ev = event("run", ago(minutes=5), "instant", state="RUNNING")
+    api.ingest([ev])
+    again = {**ev, "timestamp": ev["timestamp"].replace("Z", "+00:00").lower()}
+    assert api.ingest([again]) == {"accepted": 0, "duplicates": 1}
+
+
+def test_a_log_chunk_is_keyed_by_step_stream_and_seq(api: Api) -> None:
+    events = simple_run(ago(hours=1), "logkey")
+    api.ingest(events)
+    chunk = next(ev for ev in events if ev["kind"] == "log")
+    other_id = {**chunk, "eventId": "another-id", "data": "something else\n"}
+    assert api.ingest([other_id]) == {"accepted": 0, "duplicates": 1}

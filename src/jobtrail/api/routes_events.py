@@ -44,6 +44,11 @@ async def _read_body(request: Request) -> bytes:
     response_model=IngestResponse,
     responses={
         **ERROR_RESPONSES,
+        409: {
+            "model": ErrorBody,
+            "description": "An eventId already stored (or repeated in the batch) with other "
+            "content; nothing was stored.",
+        },
         413: {"model": ErrorBody, "description": "More than 10,000 events or 10 MiB."},
         415: {"model": ErrorBody, "description": "The body is not application/json."},
     },
@@ -60,7 +65,10 @@ async def _read_body(request: Request) -> bytes:
         "An atomic batch: every event is valid and stored, or none is and the 400 names each "
         "bad event's index and field, including a `timestamp` more than the allowed clock skew "
         "(`JOBTRAIL_CLOCK_SKEW`, 5 minutes) ahead of the server or older than the retention. "
-        "Events are idempotent on `eventId`. The response comes "
+        "Events are idempotent on `eventId`: one seen before with the same content counts as a "
+        "duplicate, with other content the batch is refused (409). A log chunk's key is "
+        "(run, step, stream, `seq`): a `seq` already stored is a duplicate whatever its "
+        "`eventId` or data. The response comes "
         "only after the batch is durably committed. Needs a token with role `ingest` or `admin`."
     ),
 )

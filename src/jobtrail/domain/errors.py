@@ -43,6 +43,13 @@ class NotFound(JobtrailError):
     status = 404
 
 
+class EventConflict(JobtrailError):
+    """An eventId already seen (stored, or earlier in the batch) with different content."""
+
+    code = "event_conflict"
+    status = 409
+
+
 class PayloadTooLarge(JobtrailError):
     code = "payload_too_large"
     status = 413

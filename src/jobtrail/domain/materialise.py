@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import orjson
 
 from jobtrail.domain import identity
-from jobtrail.domain.events import Event
+from jobtrail.domain.events import Event, fingerprint
 from jobtrail.domain.states import NO_RANK, rank
 
 Key = tuple[int, int, str]
@@ -127,6 +127,7 @@ def _event_row(
         "attempt": ev.attempt,
         "exit_code": ev.exit_code,
         "message": ev.message,
+        "fingerprint": fingerprint(ev),
     }
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.sql.dml import Insert
 
@@ -106,6 +107,18 @@ def _compiled(stmt: Any, dialect: Any, keys: tuple[str, ...]) -> tuple[str, tupl
         order = tuple(compiled.positiontup) if compiled.positional else None
         hit = _COMPILED[cache_key] = (str(compiled), order)
     return hit
+
+
+_RETRYABLE = {"40001", "40P01"}  # serialization failure, deadlock detected
+
+
+def is_retryable(exc: DBAPIError) -> bool:
+    """Whether a failed transaction may simply be run again: PostgreSQL aborted it to resolve a
+    deadlock or a serialization conflict with another writer, or a unique key it checked was
+    taken meanwhile by a concurrent insert of the same new event."""
+    if isinstance(exc, IntegrityError):
+        return True
+    return getattr(exc.orig, "sqlstate", None) in _RETRYABLE
 
 
 def joins_subqueries_well(dialect: str) -> bool:

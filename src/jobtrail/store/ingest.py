@@ -1,23 +1,25 @@
 """Writing a batch of events: atomic, idempotent on eventId, merged by the materialisation rule."""
 
+import random
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, bindparam, case, delete, select, tuple_
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.elements import ColumnElement
 
-from jobtrail.domain.events import Event
+from jobtrail.domain.events import Event, conflict, unique_events
 from jobtrail.domain.logcap import chunks_to_drop
 from jobtrail.domain.materialise import Folded, LogChunk, RunRow, StepRow, fold
-from jobtrail.store.dialect import executemany, insert, write_transaction
+from jobtrail.store.dialect import executemany, insert, is_retryable, write_transaction
 from jobtrail.store.schema import events, log_chunks, log_streams, runs, steps
 
 _EVENTS_INSERT = events.insert()
 _CHUNKS_INSERT = log_chunks.insert()
-_ATTEMPTS = 3  # concurrent writers of the same new event id: retry once the other committed
+_ATTEMPTS = 5  # a concurrent writer won a race (deadlock, unique key): retry once it committed
 
 
 @dataclass(frozen=True)
@@ -27,29 +29,51 @@ class IngestResult:
 
 
 def ingest(engine: Engine, org_id: str, batch: Sequence[Event], stream_cap: int) -> IngestResult:
-    """Store every new event of the batch in one transaction, or none of them."""
-    unique: dict[str, Event] = {}
-    for ev in batch:
-        unique.setdefault(ev.event_id, ev)
+    """Store every new event of the batch in one transaction, or none of them. An eventId seen
+    before with other content refuses the whole batch (EventConflict)."""
+    unique = unique_events(list(batch))
     # Folded before taking the write lock, on the bet that no event is stored yet (the usual
     # case); when the bet fails the batch is folded again from the events that are new.
     optimistic = fold(org_id, list(unique.values()))
+    # Rows are written in key order (runs, steps and chunks are sorted where written): two
+    # batches holding the same new events in different orders then never wait on each other
+    # in a cycle, which PostgreSQL would break with a deadlock error.
+    optimistic.events.sort(key=_event_id)
     for attempt in range(_ATTEMPTS):
         try:
             with write_transaction(engine) as conn:
                 folded = optimistic
                 if not _insert_all_or_nothing(conn, _events_insert_ignore, folded.events):
-                    state_ids = [i for i, e in unique.items() if e.kind != "log"]
-                    known = _known_event_ids(conn, org_id, state_ids)
-                    folded = fold(org_id, [e for i, e in unique.items() if i not in known])
+                    folded = _refold_new(conn, org_id, unique, optimistic)
                     executemany(conn, _EVENTS_INSERT, folded.events)
                 stored_chunks = _write_materialised(conn, folded, stream_cap)
             accepted = len(folded.events) + stored_chunks
             return IngestResult(accepted=accepted, duplicates=len(batch) - accepted)
-        except IntegrityError:
-            if attempt == _ATTEMPTS - 1:
+        except DBAPIError as exc:
+            if attempt == _ATTEMPTS - 1 or not is_retryable(exc):
                 raise
+            time.sleep(random.uniform(0, 0.01 * 2**attempt))  # let the other writer finish
     raise AssertionError("unreachable")
+
+
+def _event_id(row: dict[str, Any]) -> Any:
+    return row["event_id"]
+
+
+def _refold_new(
+    conn: Connection, org_id: str, unique: dict[str, Event], optimistic: Folded
+) -> Folded:
+    """The batch without its stored events, after checking that each stored one says the same."""
+    state_ids = [i for i, e in unique.items() if e.kind != "log"]
+    known = _known_fingerprints(conn, org_id, state_ids)
+    if known:
+        incoming = {row["event_id"]: row["fingerprint"] for row in optimistic.events}
+        clashes = [i for i, fp in known.items() if fp is not None and fp != incoming[i]]
+        if clashes:
+            raise conflict(clashes, "again")
+    folded = fold(org_id, [e for i, e in unique.items() if i not in known])
+    folded.events.sort(key=_event_id)
+    return folded
 
 
 def _insert_all_or_nothing(
@@ -72,13 +96,15 @@ def _events_insert_ignore(dialect: str) -> Any:
     return insert(events, dialect).on_conflict_do_nothing()
 
 
-def _known_event_ids(conn: Connection, org_id: str, ids: list[str]) -> set[str]:
-    found: set[str] = set()
-    stmt = select(events.c.event_id).where(
+def _known_fingerprints(conn: Connection, org_id: str, ids: list[str]) -> dict[str, str | None]:
+    """Stored event ids among `ids`, with their fingerprints (None when stored before those)."""
+    found: dict[str, str | None] = {}
+    stmt = select(events.c.event_id, events.c.fingerprint).where(
         events.c.org_id == org_id, events.c.event_id.in_(bindparam("ids", expanding=True))
     )
     for start in range(0, len(ids), 5000):
-        found.update(conn.execute(stmt, {"ids": ids[start : start + 5000]}).scalars())
+        rows = conn.execute(stmt, {"ids": ids[start : start + 5000]})
+        found.update((row.event_id, row.fingerprint) for row in rows)
     return found
 
 

@@ -65,6 +65,9 @@ events = Table(
     Column("attempt", Integer),
     Column("exit_code", Integer),
     Column("message", Text),
+    # A digest of the event's content (domain.events.fingerprint): a repeat of the eventId with
+    # another fingerprint is refused. Null for events stored before it existed.
+    Column("fingerprint", String(32)),
     # The window query: the newest state-change events of one organization, index-only.
     Index("ix_events_window", "org_id", "ts", "event_id", "run_id"),
     Index("ix_events_run", "org_id", "run_id", "step_name"),
