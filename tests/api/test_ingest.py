@@ -1,5 +1,6 @@
 """`POST .../jobs/v1/events`: atomic batches, idempotent event ids, limits, clear errors."""
 
+import orjson
 import pytest
 from sqlalchemy import Engine
 
@@ -213,3 +214,21 @@ def test_a_log_chunk_is_keyed_by_step_stream_and_seq(api: Api) -> None:
     chunk = next(ev for ev in events if ev["kind"] == "log")
     other_id = {**chunk, "eventId": "another-id", "data": "something else\n"}
     assert api.ingest([other_id]) == {"accepted": 0, "duplicates": 1}
+
+
+@pytest.mark.parametrize(
+    ("content_type", "status"),
+    [
+        ("application/json; charset=latin-1", 415),
+        ('application/json; charset="UTF-16"', 415),
+        ("application/json; charset=UTF-8", 200),
+        ("application/json;charset=utf8", 200),
+    ],
+)
+def test_a_charset_other_than_utf8_is_415(api: Api, content_type: str, status: int) -> None:
+    body = orjson.dumps({"events": [event("run", ago(minutes=1), "cs", state="RUNNING")]})
+    resp = api.post("/jobs/v1/events", content=body, headers={"Content-Type": content_type})
+    assert resp.status_code == status, resp.text
+    if status == 415:
+        assert resp.json()["error"] == "unsupported_media_type"
+        assert "UTF-8" in resp.json()["message"]

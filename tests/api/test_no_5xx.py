@@ -85,6 +85,15 @@ def test_wrong_methods_are_405(api: Api, method: str) -> None:
     )
     assert resp.status_code == 405
     assert resp.json()["error"] == "method_not_allowed"
+    assert resp.headers["allow"] == "GET"
+
+
+def test_a_megabyte_of_headers_is_refused(api: Api) -> None:
+    resp = api.get("/jobs/v1/runs", headers={"X-Big": "x" * 1024 * 1024})
+    assert resp.status_code == 431
+    assert resp.json()["error"] == "headers_too_large"
+    many = {f"X-Header-{i}": "v" for i in range(200)}
+    assert api.get("/jobs/v1/runs", headers=many).status_code == 431
 
 
 def test_huge_and_odd_event_values(api: Api) -> None:

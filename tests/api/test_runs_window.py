@@ -1,5 +1,7 @@
 """`GET .../jobs/v1/runs` over HTTP: every window rule and format, filters, order."""
 
+from datetime import timedelta, timezone
+
 import pytest
 
 from tests.support import Api, ago, iso, simple_run
@@ -13,6 +15,7 @@ from tests.support import Api, ago, iso, simple_run
         ("P-1D", "PT0S"),
         ("ZULU", "NOW_Z"),
         ("OFFSET", "NOW_OFFSET"),
+        ("LOWER_Z", "NOW_LOWER_Z"),
     ],
 )
 def test_accepted_formats_find_the_run(api: Api, frm: str, to: str) -> None:
@@ -20,9 +23,12 @@ def test_accepted_formats_find_the_run(api: Api, frm: str, to: str) -> None:
     stamps = {
         "ZULU": iso(ago(hours=10)),
         "NOW_Z": iso(ago(seconds=0)),
-        "OFFSET": ago(hours=10).astimezone().isoformat().replace("+00:00", "+00:00"),
-        "NOW_OFFSET": ago(seconds=0).isoformat(),
+        "OFFSET": ago(hours=10).astimezone(timezone(timedelta(hours=5, minutes=30))).isoformat(),
+        "NOW_OFFSET": ago(seconds=0).astimezone(timezone(timedelta(hours=-3))).isoformat(),
+        "LOWER_Z": iso(ago(hours=10)).replace("Z", "z").replace("T", "t"),
+        "NOW_LOWER_Z": iso(ago(seconds=0)).replace("Z", "z"),
     }
+    assert frm != "OFFSET" or stamps[frm].endswith("+05:30")
     resp = api.runs(stamps.get(frm, frm), stamps.get(to, to))
     assert resp.status_code == 200, resp.text
     assert [r["runId"] for r in resp.json()] != []
@@ -45,6 +51,17 @@ def test_rejected_windows_are_400(api: Api, frm: str, to: str, needle: str) -> N
     assert resp.status_code == 400
     assert resp.json()["error"] == "invalid_window"
     assert needle in resp.json()["message"]
+
+
+def test_an_offset_window_is_the_same_instants_as_utc(api: Api) -> None:
+    """Two hours ending 30 minutes after the run started, written at -05:30: the run is in;
+    the same clock reading taken as UTC would end 5.5 hours earlier and miss it."""
+    api.ingest(simple_run(ago(hours=2), "offset"))
+    end = ago(hours=1, minutes=30).astimezone(timezone(timedelta(hours=-5, minutes=-30)))
+    start = end - timedelta(hours=2)
+    assert len(api.runs(start.isoformat(), end.isoformat()).json()) == 1
+    as_utc = [t.replace(tzinfo=None).isoformat() + "Z" for t in (start, end)]
+    assert api.runs(*as_utc).json() == []
 
 
 def test_missing_parameters_are_400(api: Api) -> None:

@@ -15,6 +15,7 @@ from jobtrail.api import routes_events, routes_health, routes_logs, routes_runs,
 from jobtrail.api.context import AppContext
 from jobtrail.api.docs import BASE, OPENAPI_URL, install_docs
 from jobtrail.api.errors import install_error_handlers
+from jobtrail.api.limits import HeaderLimits
 from jobtrail.console.routes import install_console
 from jobtrail.settings import Settings
 from jobtrail.store import accounts, retention
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.ctx = ctx
     install_error_handlers(app)
+    app.add_middleware(HeaderLimits)
     for module in (routes_tokens, routes_runs, routes_logs, routes_events):
         app.include_router(module.router, prefix=BASE)
     app.include_router(routes_health.router)

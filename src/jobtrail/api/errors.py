@@ -1,6 +1,7 @@
 """The one error envelope, `{"error": code, "message": sentence}`, built here and nowhere else."""
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -22,13 +23,19 @@ _HTTP_CODES = {
 
 
 def error_response(
-    status: int, code: str, message: str, details: list[dict[str, Any]] | None = None
+    status: int,
+    code: str,
+    message: str,
+    details: list[dict[str, Any]] | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> Response:
     body: dict[str, Any] = {"error": code, "message": message}
     if details:
         body["details"] = details
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return Response(orjson.dumps(body), status, headers, media_type="application/json")
+    all_headers = dict(headers or {})
+    if status == 401:
+        all_headers["WWW-Authenticate"] = "Bearer"
+    return Response(orjson.dumps(body), status, all_headers, media_type="application/json")
 
 
 def _field(loc: tuple[Any, ...]) -> str:
@@ -56,7 +63,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         if exc.status_code == 404
         else str(exc.detail)
     )
-    return error_response(exc.status_code, code, message)
+    # Keep the exception's headers: a 405 names the allowed methods in `Allow`.
+    return error_response(exc.status_code, code, message, headers=exc.headers)
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:

@@ -23,11 +23,23 @@ _TOO_LARGE = (
 )
 
 
+def _check_content_type(value: str) -> None:
+    """JSON, in UTF-8: a body declared in another charset would be misread, so it is refused."""
+    media, *params = (part.strip() for part in value.split(";"))
+    if media.lower() != "application/json":
+        raise UnsupportedMediaType("Send the batch as `Content-Type: application/json`.")
+    for param in params:
+        name, _, charset = param.partition("=")
+        charset = charset.strip().strip('"').lower()
+        if name.strip().lower() == "charset" and charset not in ("utf-8", "utf8"):
+            raise UnsupportedMediaType(
+                f"The body must be UTF-8 JSON; charset={charset!r} is not accepted."
+            )
+
+
 async def _read_body(request: Request) -> bytes:
     """The body, refused as soon as it is known to exceed the limit (never buffered past it)."""
-    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media != "application/json":
-        raise UnsupportedMediaType("Send the batch as `Content-Type: application/json`.")
+    _check_content_type(request.headers.get("content-type", ""))
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > MAX_BATCH_BYTES:
         raise PayloadTooLarge(_TOO_LARGE)
@@ -50,7 +62,11 @@ async def _read_body(request: Request) -> bytes:
             "content; nothing was stored.",
         },
         413: {"model": ErrorBody, "description": "More than 10,000 events or 10 MiB."},
-        415: {"model": ErrorBody, "description": "The body is not application/json."},
+        415: {
+            "model": ErrorBody,
+            "description": "The body is not application/json, or declares a charset other "
+            "than UTF-8.",
+        },
     },
     openapi_extra={
         "requestBody": {
