@@ -8,12 +8,17 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from jobtrail.domain.errors import JobtrailError
+from jobtrail.domain.errors import JobtrailError, Unavailable
+from jobtrail.store.dialect import is_unavailable
 
 log = logging.getLogger("jobtrail.api")
 
+STORE_UNAVAILABLE = Unavailable(
+    f"The store cannot be reached right now; retry in {Unavailable.retry_after} seconds."
+)
 _HTTP_CODES = {
     404: "not_found",
     405: "method_not_allowed",
@@ -45,7 +50,22 @@ def _field(loc: tuple[Any, ...]) -> str:
 
 async def _jobtrail_error(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, JobtrailError)
-    return error_response(exc.status, exc.code, exc.message, exc.details)
+    return _from_error(exc)
+
+
+def _from_error(exc: JobtrailError) -> Response:
+    retry = getattr(exc, "retry_after", None)
+    headers = {"Retry-After": str(retry)} if retry is not None else None
+    return error_response(exc.status, exc.code, exc.message, exc.details, headers)
+
+
+async def _database_error(request: Request, exc: Exception) -> Response:
+    """The database out of reach is a 503 the client can retry, not a 500 with a traceback."""
+    assert isinstance(exc, DBAPIError)
+    if not is_unavailable(exc):
+        return await _unexpected(request, exc)
+    log.warning("store unavailable on %s %s: %s", request.method, request.url.path, exc.orig)
+    return _from_error(STORE_UNAVAILABLE)
 
 
 async def _validation_error(_request: Request, exc: Exception) -> Response:
@@ -76,4 +96,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(JobtrailError, _jobtrail_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -4,10 +4,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
 
 from jobtrail.api.context import AppContext, get_context
+from jobtrail.api.errors import STORE_UNAVAILABLE, error_response
+from jobtrail.api.schemas import ErrorBody
 
 router = APIRouter(tags=["Health"])
 
@@ -26,10 +28,18 @@ def _store_reachable(ctx: AppContext) -> bool:
         return False
 
 
-@router.get("/readyz", summary="The store is reachable")
-async def readyz(ctx: Annotated[AppContext, Depends(get_context)]) -> JSONResponse:
+@router.get(
+    "/readyz",
+    summary="The store is reachable",
+    description="200 while the store answers; 503 (with `Retry-After`) while it does not, and "
+    "200 again as soon as it is back, without a restart.",
+    responses={
+        200: {"content": {"application/json": {"example": {"status": "ready"}}}},
+        503: {"model": ErrorBody, "description": "The store cannot be reached."},
+    },
+)
+async def readyz(ctx: Annotated[AppContext, Depends(get_context)]) -> Response:
     if await run_in_threadpool(_store_reachable, ctx):
         return JSONResponse({"status": "ready"})
-    return JSONResponse(
-        {"error": "store_unreachable", "message": "The store cannot be reached."}, 503
-    )
+    retry = {"Retry-After": str(STORE_UNAVAILABLE.retry_after)}
+    return error_response(503, STORE_UNAVAILABLE.code, STORE_UNAVAILABLE.message, headers=retry)

@@ -94,8 +94,8 @@ async def _follow(ctx: AppContext, ref: StreamRef, opened: _Opened) -> AsyncIter
         "Streams the stored log. `offset` and `limit` select a byte range; `tail` the last N "
         "lines. With `follow=true` the response stays open (chunked text) and sends new output "
         "as it arrives, until the step has ended and all of it is sent (at most an hour; then "
-        "reconnect with `offset`). Headers: `X-Jobtrail-Log-Bytes` (bytes kept when the "
-        "request began) and `X-Jobtrail-Dropped-Bytes` (bytes the per-stream cap dropped)."
+        "reconnect with `offset`); `follow` excludes `limit`. Headers: `X-Jobtrail-Log-Bytes` "
+        "(bytes kept when the request began) and `X-Jobtrail-Dropped-Bytes` (bytes the per-stream cap dropped)."
     ),
 )
 async def get_log(
@@ -109,7 +109,11 @@ async def get_log(
     limit: Annotated[int | None, Query(ge=0, le=2**53)] = None,
     tail: Annotated[int | None, Query(ge=0, le=1_000_000)] = None,
     follow: Annotated[
-        bool, Query(description="Keep sending new output until the step ends.")
+        bool,
+        Query(
+            description="Keep sending new output until the step ends. Goes with `offset` or "
+            "`tail`; with `limit` the request is refused (400)."
+        ),
     ] = False,
 ) -> StreamingResponse:
     ref = StreamRef(org_id, run_id, step_name, stream)

@@ -58,3 +58,11 @@ class PayloadTooLarge(JobtrailError):
 class UnsupportedMediaType(JobtrailError):
     code = "unsupported_media_type"
     status = 415
+
+
+class Unavailable(JobtrailError):
+    """The store cannot be reached (PostgreSQL down or restarting): try again shortly."""
+
+    code = "unavailable"
+    status = 503
+    retry_after = 5  # seconds, sent as `Retry-After`

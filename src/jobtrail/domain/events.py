@@ -9,7 +9,15 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal, NotRequired
 
 import orjson
-from pydantic import AfterValidator, ConfigDict, Field, StringConstraints, TypeAdapter, with_config
+from pydantic import (
+    AfterValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    WithJsonSchema,
+    with_config,
+)
 from typing_extensions import TypedDict
 
 from jobtrail.domain.errors import EventConflict
@@ -22,7 +30,8 @@ MAX_BATCH_BYTES = 10 * 1024 * 1024
 MAX_LOG_CHUNK_BYTES = 1024 * 1024
 MAX_NAME = 200
 
-_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$")
+RFC3339_PATTERN = r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
+_RFC3339 = re.compile(RFC3339_PATTERN)
 
 
 def _no_nul(value: str) -> str:
@@ -58,7 +67,12 @@ def _unique(value: list[str]) -> list[str]:
 Name = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME), AfterValidator(_no_nul)]
 StepName = Annotated[Name, AfterValidator(check_step_name)]
 Text = Annotated[str, StringConstraints(max_length=4096), AfterValidator(_no_nul)]
-Timestamp = Annotated[str, AfterValidator(_check_timestamp)]
+# The pattern is documented in the JSON Schema and checked by `_check_timestamp` (one message).
+Timestamp = Annotated[
+    str,
+    AfterValidator(_check_timestamp),
+    WithJsonSchema({"type": "string", "pattern": RFC3339_PATTERN, "format": "date-time"}),
+]
 _Strict = ConfigDict(extra="forbid")
 
 

@@ -18,7 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine.interfaces import DBAPIConnection
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.sql.dml import Insert
 
@@ -31,7 +31,11 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
         _configure_sqlite(engine)
         return engine
-    return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    # pre_ping replaces connections that died while PostgreSQL was away, so service resumes by
+    # itself once it is back; connect_timeout bounds each attempt while it is unreachable.
+    return create_engine(
+        url, pool_size=10, max_overflow=10, pool_pre_ping=True, connect_args={"connect_timeout": 5}
+    )
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -119,6 +123,18 @@ def is_retryable(exc: DBAPIError) -> bool:
     if isinstance(exc, IntegrityError):
         return True
     return getattr(exc.orig, "sqlstate", None) in _RETRYABLE
+
+
+def is_unavailable(exc: DBAPIError) -> bool:
+    """Whether the error means the database is out of reach (refused, lost, shutting down)
+    rather than that the statement was wrong: the request may succeed when it is back."""
+    if exc.connection_invalidated or isinstance(exc, InterfaceError):
+        return True
+    if not isinstance(exc, OperationalError):
+        return False
+    state = getattr(exc.orig, "sqlstate", None)
+    # No SQLSTATE: the connection itself failed. 08: connection exception; 57P: shutdown.
+    return state is None or state.startswith(("08", "57P"))
 
 
 def joins_subqueries_well(dialect: str) -> bool:
