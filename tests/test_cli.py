@@ -8,8 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import inspect
 
 from jobtrail.cli.main import cli
+from jobtrail.store.dialect import make_engine
 
 
 def _run(*args: str, db: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
@@ -122,3 +124,16 @@ def test_run_starts_without_the_server_or_store_stack(tmp_path: Path) -> None:
     )
     assert "a: SUCCEEDED" in proc.stderr  # it really ran the job
     assert "loaded: []" in proc.stdout, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("command", [["org", "list"], ["key", "list", "--org", "x"]])
+def test_read_only_commands_do_not_migrate(tmp_path: Path, command: list[str]) -> None:
+    db = f"sqlite:///{tmp_path / 'empty.db'}"
+    proc = _run(*command, db=db, ok=False)
+    assert proc.returncode == 2
+    assert "run `jobtrail migrate` first" in proc.stderr
+    engine = make_engine(db)
+    assert inspect(engine).get_table_names() == []  # nothing was created
+    engine.dispose()
+    _run("migrate", db=db)
+    assert _run("org", "list", "--json", db=db).stdout.strip() == '{"organizations":[]}'

@@ -95,7 +95,8 @@ async def _follow(ctx: AppContext, ref: StreamRef, opened: _Opened) -> AsyncIter
         "lines. With `follow=true` the response stays open (chunked text) and sends new output "
         "as it arrives, until the step has ended and all of it is sent (at most an hour; then "
         "reconnect with `offset`); `follow` excludes `limit`. Headers: `X-Jobtrail-Log-Bytes` "
-        "(bytes kept when the request began) and `X-Jobtrail-Dropped-Bytes` (bytes the per-stream cap dropped)."
+        "(bytes kept when the request began) and `X-Jobtrail-Dropped-Bytes` (bytes the "
+        "per-stream cap dropped)."
     ),
 )
 async def get_log(

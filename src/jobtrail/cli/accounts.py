@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from jobtrail.cli.common import DbOption, JsonOption, fail, print_json
-from jobtrail.cli.store_access import open_store
+from jobtrail.cli.store_access import open_store, open_store_to_read
 from jobtrail.domain.roles import Role
 from jobtrail.domain.timefmt import format_ts
 from jobtrail.settings import parse_iso_duration
@@ -32,7 +32,7 @@ def org_create(name: str, db: DbOption = None, as_json: JsonOption = False) -> N
 @org_app.command("list")
 def org_list(db: DbOption = None, as_json: JsonOption = False) -> None:
     """List organizations."""
-    orgs = accounts.list_orgs(open_store(db))
+    orgs = accounts.list_orgs(open_store_to_read(db))
     if as_json:
         print_json({"organizations": [{"organizationId": i, "name": n} for i, n in orgs]})
         return
@@ -91,7 +91,7 @@ def key_list(
     as_json: JsonOption = False,
 ) -> None:
     """List an organization's keys (never their secrets)."""
-    engine = open_store(db)
+    engine = open_store_to_read(db)
     _check_org(engine, org)
     keys = accounts.list_keys(engine, org)
     rows = [

@@ -8,7 +8,7 @@ import typer
 from pydantic import ValidationError
 from sqlalchemy import Engine
 
-from jobtrail.cli.common import error
+from jobtrail.cli.common import error, fail
 from jobtrail.settings import Settings
 from jobtrail.store import migrate
 from jobtrail.store.dialect import make_engine
@@ -34,4 +34,14 @@ def open_store(db: str | None) -> Engine:
     """An engine on a migrated store."""
     engine = make_engine(load_settings(db).db)
     migrate.upgrade(engine)
+    return engine
+
+
+def open_store_to_read(db: str | None) -> Engine:
+    """An engine on a store that must already be migrated: commands that only read never run
+    migrations (they may run beside servers, or with a role that may not change the schema)."""
+    settings = load_settings(db)
+    engine = make_engine(settings.db)
+    if not migrate.is_current(engine):
+        raise fail("the store's schema is not the current one; run `jobtrail migrate` first.", 2)
     return engine

@@ -4,6 +4,8 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
 from jobtrail.store.dialect import migration_lock
@@ -26,3 +28,11 @@ def upgrade(engine: Engine) -> None:
             config.attributes["connection"] = conn
             command.upgrade(config, "head")
         conn.commit()
+
+
+def is_current(engine: Engine) -> bool:
+    """Whether the database has exactly the newest schema (read-only: a command that only reads
+    checks this instead of migrating, so it never takes the migration lock or changes a store)."""
+    heads = set(ScriptDirectory.from_config(alembic_config()).get_heads())
+    with engine.connect() as conn:
+        return set(MigrationContext.configure(conn).get_current_heads()) == heads
