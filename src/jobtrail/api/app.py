@@ -48,6 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         task = asyncio.create_task(_prune_forever(ctx))
+        ctx.live.start(asyncio.get_running_loop())
         # Everything built at start-up lives as long as the process: keep it out of the garbage
         # collector's scans, which otherwise cost a fifth of large ingestion requests.
         gc.freeze()
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        ctx.live.stop()
         engine.dispose()
 
     app = FastAPI(

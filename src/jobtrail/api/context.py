@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from fastapi import Request
 from sqlalchemy import Engine
 
+from jobtrail.api.live import LiveTails
 from jobtrail.settings import Settings
 from jobtrail.store import accounts
 
@@ -40,9 +41,11 @@ class AppContext:
     engine: Engine
     secret: str
     keys: KeyCache = field(init=False)
+    live: LiveTails = field(init=False)
 
     def __post_init__(self) -> None:
         self.keys = KeyCache(self.engine, self.settings.key_cache_seconds)
+        self.live = LiveTails(self.engine)
 
 
 async def get_context(request: Request) -> AppContext:

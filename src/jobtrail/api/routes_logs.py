@@ -1,6 +1,5 @@
 """Full step logs beyond the seed: byte ranges, the last N lines, streamed without loading whole."""
 
-import asyncio
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -21,7 +20,6 @@ from jobtrail.store.logs import StreamRef, chunk_sizes, chunks_after, read_range
 
 router = APIRouter(tags=["Logs"])
 
-FOLLOW_POLL = 0.5  # seconds between looks for new output
 FOLLOW_LIMIT = 3600.0  # seconds a followed stream stays open
 
 Stream = Literal["stdout", "stderr"]
@@ -70,16 +68,18 @@ async def _follow(ctx: AppContext, ref: StreamRef, opened: _Opened) -> AsyncIter
     for piece in await run_in_threadpool(list, opened.body):
         yield piece
     last, deadline = opened.last_seq, time.monotonic() + FOLLOW_LIMIT
-    while time.monotonic() < deadline:
-        ended = await run_in_threadpool(_step_ended, ctx, ref)  # checked before the read
-        new = await run_in_threadpool(chunks_after, ctx.engine, ref, last)
-        for seq, data in new:
-            last = seq
-            yield data
-        if ended and not new:
-            return
-        if not new:
-            await asyncio.sleep(FOLLOW_POLL)
+    with ctx.live.watch(ref.org_id, ref.run_id) as changed:
+        while time.monotonic() < deadline:
+            changed.clear()  # before the read: a change committed after it wakes the wait
+            ended = await run_in_threadpool(_step_ended, ctx, ref)  # checked before the read
+            new = await run_in_threadpool(chunks_after, ctx.engine, ref, last)
+            for seq, data in new:
+                last = seq
+                yield data
+            if ended and not new:
+                return
+            if not new:
+                await ctx.live.wait(changed)
 
 
 @router.get(

@@ -15,6 +15,7 @@ from jobtrail.domain.events import Event, conflict, unique_events
 from jobtrail.domain.logcap import chunks_to_drop
 from jobtrail.domain.materialise import Folded, LogChunk, RunRow, StepRow, fold
 from jobtrail.store.dialect import executemany, insert, is_retryable, write_transaction
+from jobtrail.store.notify import notify_runs
 from jobtrail.store.schema import events, log_chunks, log_streams, runs, steps
 
 _EVENTS_INSERT = events.insert()
@@ -47,6 +48,7 @@ def ingest(engine: Engine, org_id: str, batch: Sequence[Event], stream_cap: int)
                     folded = _refold_new(conn, org_id, unique, optimistic)
                     executemany(conn, _EVENTS_INSERT, folded.events)
                 stored_chunks = _write_materialised(conn, folded, stream_cap)
+                notify_runs(conn, org_id, _changed_runs(folded, stored_chunks))
             accepted = len(folded.events) + stored_chunks
             return IngestResult(accepted=accepted, duplicates=len(batch) - accepted)
         except DBAPIError as exc:
@@ -54,6 +56,14 @@ def ingest(engine: Engine, org_id: str, batch: Sequence[Event], stream_cap: int)
                 raise
             time.sleep(random.uniform(0, 0.01 * 2**attempt))  # let the other writer finish
     raise AssertionError("unreachable")
+
+
+def _changed_runs(folded: Folded, stored_chunks: int) -> list[str]:
+    """Runs with new state or (likely) new output: what live tails are told at commit."""
+    changed = {str(row["run_id"]) for row in folded.events}
+    if stored_chunks:
+        changed.update(chunk.run_id for chunk in folded.chunks.values())
+    return sorted(changed)
 
 
 def _event_id(row: dict[str, Any]) -> Any:
