@@ -176,7 +176,8 @@ def fingerprint(event: Event) -> str:
         event.state, event.step_name, event.dependencies, event.attempt, event.exit_code,
         event.message, event.stream, event.seq, event.data,
     )  # fmt: skip
-    return hashlib.blake2b(orjson.dumps(content), digest_size=16).hexdigest()
+    # MD5 as a checksum, not for security: the fastest 128-bit digest in hashlib here.
+    return hashlib.md5(orjson.dumps(content), usedforsecurity=False).hexdigest()
 
 
 def unique_events(batch: list[Event]) -> dict[str, Event]:
