@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
+from sqlalchemy.exc import DBAPIError
 
 from jobtrail import __version__
 from jobtrail.api import routes_events, routes_health, routes_logs, routes_runs, routes_tokens
@@ -19,7 +20,7 @@ from jobtrail.api.limits import HeaderLimits
 from jobtrail.console.routes import install_console
 from jobtrail.settings import Settings
 from jobtrail.store import accounts, retention
-from jobtrail.store.dialect import make_engine
+from jobtrail.store.dialect import is_unavailable, make_engine
 
 log = logging.getLogger("jobtrail.api")
 
@@ -34,6 +35,11 @@ async def _prune_forever(ctx: AppContext) -> None:
             )
             if pruned:
                 log.info("retention: pruned %d runs", pruned)
+        except DBAPIError as exc:
+            if not is_unavailable(exc):
+                log.exception("retention: pruning failed; will try again")
+            else:  # an outage, not a bug: no traceback in the log every interval
+                log.warning("retention: the store is unreachable (%s); will try again", exc.orig)
         except Exception:
             log.exception("retention: pruning failed; will try again")
         await asyncio.sleep(interval)

@@ -125,6 +125,9 @@ def is_retryable(exc: DBAPIError) -> bool:
     return getattr(exc.orig, "sqlstate", None) in _RETRYABLE
 
 
+_SQLITE_UNAVAILABLE = {"SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_CANTOPEN", "SQLITE_IOERR"}
+
+
 def is_unavailable(exc: DBAPIError) -> bool:
     """Whether the error means the database is out of reach (refused, lost, shutting down)
     rather than that the statement was wrong: the request may succeed when it is back."""
@@ -132,6 +135,9 @@ def is_unavailable(exc: DBAPIError) -> bool:
         return True
     if not isinstance(exc, OperationalError):
         return False
+    sqlite_error = getattr(exc.orig, "sqlite_errorname", None)
+    if sqlite_error is not None:  # SQLite says "operational" of plain mistakes too
+        return str(sqlite_error) in _SQLITE_UNAVAILABLE
     state = getattr(exc.orig, "sqlstate", None)
     # No SQLSTATE: the connection itself failed. 08: connection exception; 57P: shutdown.
     return state is None or state.startswith(("08", "57P"))
