@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from jobtrail.runner import dbt
+from jobtrail.runner.dbt import command as dbt_command
 from jobtrail.runner.events import EventFactory
 from jobtrail.runner.executor import RunExecutor, RunOptions
 from jobtrail.runner.spec import parse_spec
@@ -208,7 +208,7 @@ def test_bad_run_options_exit_2_before_anything_runs(
 def test_a_dbt_step_without_dbt_installed_says_so(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(dbt, "dbt_executable", lambda: str(tmp_path / "no-dbt-here"))
+    monkeypatch.setattr(dbt_command, "dbt_executable", lambda: str(tmp_path / "no-dbt-here"))
     spec = parse_spec(
         {"job": "j", "steps": [{"name": "models", "dbt": {"command": "run"}}]}, "job.yaml"
     )

@@ -24,10 +24,10 @@ class EventFactory:
         self.run_key = run_key
         self._clock = clock
 
-    def _base(self, kind: str) -> dict[str, Any]:
+    def _base(self, kind: str, at: datetime | None = None) -> dict[str, Any]:
         return {
             "eventId": str(uuid.uuid4()),
-            "timestamp": _stamp(self._clock()),
+            "timestamp": _stamp(at or self._clock()),
             "kind": kind,
             "job": self._job,
             "runKey": self.run_key,
@@ -48,11 +48,13 @@ class EventFactory:
         attempt: int | None = None,
         exit_code: int | None = None,
         message: str | None = None,
+        at: datetime | None = None,
     ) -> dict[str, Any]:
+        """`at`: when it happened, if not now (dbt's own times for its nodes)."""
         step: dict[str, Any] = {"name": name}
         if dependencies is not None:
             step["dependencies"] = dependencies
-        event = {**self._base("step"), "step": step, "state": state}
+        event = {**self._base("step", at), "step": step, "state": state}
         if attempt is not None:
             event["attempt"] = attempt
         if exit_code is not None:

@@ -6,7 +6,6 @@ import asyncio
 import codecs
 import contextlib
 import os
-import shutil
 import signal
 import time
 from collections.abc import Callable
@@ -15,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from jobtrail.domain.dag import downstream, layers
-from jobtrail.runner.dbt import DBT_ENV, DbtLog, list_command, parse_nodes, run_command
+from jobtrail.runner import dbt
 from jobtrail.runner.events import EventFactory
 from jobtrail.runner.spec import JobSpec, StepSpec
 
@@ -106,8 +105,6 @@ class RunExecutor:
         self._tasks: dict[str, asyncio.Task[str]] = {}
         self._chunkers: dict[tuple[str, str], _Chunker] = {}
         self._cancelled = False
-        self._dbt_nodes: dict[str, dict[str, str]] = {}  # dbt step → node → state
-        self._explained: set[tuple[str, str]] = set()  # failed nodes whose error was reported
 
     def cancel(self) -> None:
         """Stop the run: running steps are killed and reported CANCELLED, the rest too."""
@@ -224,78 +221,27 @@ class RunExecutor:
         if step.dbt is None:
             assert step.run is not None
             return await self._execute(["/bin/sh", "-c", step.run], cwd, env, step, out.feed, err)
-        env.update(DBT_ENV)
-        failure = await self._prepare_dbt(step, cwd, env, err)
-        if failure is not None:
-            return failure
-        log = DbtLog(out.feed_text, lambda uid, state, msg: self._node(step, uid, state, msg))
+        return await self._dbt(step, cwd, env, out, err)
+
+    async def _dbt(
+        self, step: StepSpec, cwd: Path, env: dict[str, str], out: _Chunker, err: _Chunker
+    ) -> tuple[int | None, str | None]:
+        """One dbt invocation, its nodes reported as steps of their own as dbt goes."""
+        assert step.dbt is not None
         try:
-            result = await self._execute(
-                run_command(step.dbt, cwd), cwd, env, step, _Lines(log.feed).feed, err
+            argv = dbt.driver_command(step.dbt, cwd)
+        except dbt.DbtMissing as exc:
+            return _could_not_start(f"could not start: {exc}", err)
+        nodes = dbt.DbtSteps(step.name, self.events, self.emit, self._chunker, out.feed_text)
+        try:
+            code, message = await self._execute(
+                argv, cwd, {**env, **dbt.DBT_ENV}, step, _Lines(nodes.feed).feed, err
             )
         except asyncio.CancelledError:
-            self._close_nodes(step, "CANCELLED")
+            nodes.cancel()
             raise
-        project = cwd / step.dbt.project_dir
-        for uid, state, message in log.reconcile(project / "target" / "run_results.json"):
-            self._node(step, uid, state, message)
-        self._close_nodes(step, "SKIPPED")
-        return result
-
-    async def _prepare_dbt(
-        self, step: StepSpec, cwd: Path, env: dict[str, str], err: _Chunker
-    ) -> tuple[int | None, str | None] | None:
-        """List the dbt nodes once and report them as PENDING steps; (code, message) on error."""
-        assert step.dbt is not None
-        if step.name in self._dbt_nodes:
-            return None
-        argv = list_command(step.dbt, cwd)
-        if shutil.which(argv[0]) is None:
-            return _could_not_start("could not start: dbt is not installed (jobtrail[dbt])", err)
-        try:
-            proc = await self._spawn(argv, cwd, env, asyncio.subprocess.STDOUT)
-        except OSError as exc:
-            return _could_not_start(exc, err)
-        try:
-            output, _ = await proc.communicate()
-        except asyncio.CancelledError:
-            await asyncio.shield(self._kill(proc))
-            raise
-        text = output.decode("utf-8", "replace")
-        if proc.returncode != 0:
-            err.feed_text(text)
-            err.flush(final=True)
-            return proc.returncode or 1, "dbt could not list the project's nodes"
-        nodes = parse_nodes(text)
-        known = {n.unique_id for n in nodes}
-        self._dbt_nodes[step.name] = {}
-        for node in nodes:
-            deps = [d for d in node.depends_on if d in known] or [step.name]
-            self._dbt_nodes[step.name][node.unique_id] = "PENDING"
-            self.emit(self.events.step(node.unique_id, "PENDING", dependencies=deps))
-        return None
-
-    def _node(self, step: StepSpec, uid: str, state: str, message: str | None) -> None:
-        nodes = self._dbt_nodes.get(step.name, {})
-        explains_failure = state == "FAILED" and message and (step.name, uid) not in self._explained
-        if uid not in nodes or (nodes[uid] == state and not explains_failure):
-            return
-        nodes[uid] = state
-        if explains_failure:
-            self._explained.add((step.name, uid))
-        self.emit(
-            self.events.step(uid, state, message=message.splitlines()[0] if message else None)
-        )
-        if message and state == "FAILED":
-            chunker = self._chunker(uid, "stderr")
-            chunker.feed_text(message if message.endswith("\n") else message + "\n")
-            chunker.flush(final=True)
-
-    def _close_nodes(self, step: StepSpec, state: str) -> None:
-        """Nodes dbt never finished: SKIPPED after a run, CANCELLED when the run was cancelled."""
-        for uid, current in self._dbt_nodes.get(step.name, {}).items():
-            if current in ("PENDING", "RUNNING"):
-                self._node(step, uid, state, None)
+        nodes.close(code)
+        return code, (nodes.summary(code) if code else None) or message
 
     async def _execute(
         self,

@@ -14,6 +14,7 @@ from pydantic import (
     Field,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from jobtrail.domain.dag import find_cycle
@@ -44,12 +45,41 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+DbtCommand = Literal[
+    "run", "build", "test", "seed", "snapshot", "source freshness", "run-operation"
+]
+# Commands that take a node selection, and those that rebuild incremental models and seeds.
+SELECTING = ("run", "build", "test", "seed", "snapshot", "source freshness")
+FULL_REFRESH = ("run", "build", "seed")
+
+
 class DbtSpec(_Strict):
-    command: Literal["run", "build", "test", "seed"] = "run"
+    """A dbt step: the command and what is passed through to dbt (SPEC §4)."""
+
+    command: DbtCommand = "run"
     project_dir: str = "."
     profiles_dir: str | None = None
     target: str | None = None
     select: str | None = None
+    exclude: str | None = None
+    vars: dict[str, Any] | None = None
+    full_refresh: bool = False
+    threads: int | None = Field(default=None, ge=1, le=256)
+    macro: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_.]*$")
+    args: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _fits_command(self) -> "DbtSpec":
+        operation = self.command == "run-operation"
+        if operation != (self.macro is not None):
+            raise ValueError("`macro` is needed by command run-operation, and only by it")
+        if self.args is not None and not operation:
+            raise ValueError("`args` is only for command run-operation")
+        if self.command not in SELECTING and (self.select or self.exclude):
+            raise ValueError(f"command {self.command} takes no `select` or `exclude`")
+        if self.full_refresh and self.command not in FULL_REFRESH:
+            raise ValueError(f"command {self.command} takes no `full_refresh`")
+        return self
 
 
 class StepSpec(_Strict):

@@ -1,0 +1,3 @@
+{% macro say_hello(name='world') %}
+  {% do log('hello ' ~ name, info=true) %}
+{% endmacro %}

@@ -1,0 +1,1 @@
+select sum(paid) as total from {{ ref('order_payments') }}

@@ -1,0 +1,1 @@
+select id as order_id, customer_id, amount, ordered_at from {{ ref('orders') }}
