@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from jobtrail.runner.spec import SpecError, load_spec
+from jobtrail.runner.dbt import dbt_arguments
+from jobtrail.runner.spec import JobSpec, SpecError, load_spec, parse_spec
 
 GOOD = """
 job: webmodel
@@ -119,3 +120,58 @@ def test_cli_exits_2_on_an_invalid_spec(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert "step 'run-dbt': timeout" in proc.stderr
+
+
+def _dbt_step(dbt: dict[str, object]) -> JobSpec:
+    return parse_spec({"job": "j", "steps": [{"name": "models", "dbt": dbt}]}, "job.yaml")
+
+
+def test_dbt_options_are_passed_through_to_dbt(tmp_path: Path) -> None:
+    spec = _dbt_step(
+        {
+            "command": "build",
+            "project_dir": "shop",
+            "target": "prod",
+            "select": "tag:nightly",
+            "exclude": "orders+",
+            "vars": {"day": "2026-11-29"},
+            "full_refresh": True,
+            "threads": 8,
+        }
+    )
+    dbt = spec.steps[0].dbt
+    assert dbt is not None
+    args = dbt_arguments(dbt, tmp_path)
+    assert args[args.index("build") :] == [
+        "build", "--project-dir", str(tmp_path / "shop"), "--profiles-dir", str(tmp_path / "shop"),
+        "--target", "prod", "--select", "tag:nightly", "--exclude", "orders+",
+        "--vars", '{"day":"2026-11-29"}', "--threads", "8", "--full-refresh",
+    ]  # fmt: skip
+    freshness = _dbt_step({"command": "source freshness", "select": "source:raw"}).steps[0].dbt
+    assert freshness is not None
+    assert dbt_arguments(freshness, tmp_path)[3:6] == ["source", "freshness", "--project-dir"]
+    operation = _dbt_step({"command": "run-operation", "macro": "grant", "args": {"to": "bi"}})
+    assert operation.steps[0].dbt is not None
+    args = dbt_arguments(operation.steps[0].dbt, tmp_path)
+    assert args[3:7] == ["run-operation", "grant", "--args", '{"to":"bi"}']
+
+
+@pytest.mark.parametrize(
+    ("dbt", "expected"),
+    [
+        ({"command": "compile"}, "dbt.command: Input should be 'run', 'build'"),
+        ({"command": "run-operation"}, "`macro` is needed by command run-operation"),
+        ({"command": "run", "macro": "grant"}, "`macro` is needed by command run-operation"),
+        ({"command": "run-operation", "macro": "g", "select": "x"}, "takes no `select`"),
+        ({"command": "test", "full_refresh": True}, "command test takes no `full_refresh`"),
+        ({"command": "run", "args": {}}, "`args` is only for command run-operation"),
+        ({"command": "run", "threads": 0}, "dbt.threads: Input should be greater than"),
+        ({"command": "run", "vars": "day=1"}, "dbt.vars: Input should be a valid dictionary"),
+        ({"command": "run-operation", "macro": "drop; rm"}, "dbt.macro: String should match"),
+    ],
+)
+def test_dbt_mistakes_are_named(dbt: dict[str, object], expected: str) -> None:
+    with pytest.raises(SpecError) as err:
+        _dbt_step(dbt)
+    assert any(p.startswith("job.yaml: step 'models': ") for p in err.value.problems)
+    assert any(expected in p for p in err.value.problems), err.value.problems
