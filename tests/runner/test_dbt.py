@@ -5,8 +5,10 @@ each test ingests those events into a server of its backend and reads them back 
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -54,27 +56,42 @@ def copy_shop(folder: Path) -> Path:
     return project
 
 
-def run_offline(project: Path, spec: str, key: str) -> Job:
-    """`jobtrail run` against a server nobody listens on: the events are kept in a file."""
-    path = project / f"{key}.yaml"
-    path.write_text(f"job: {JOB}\nenvironment: test\n" + spec)
-    log = project / f"{key}.events"
-    env = {
+def _offline_env(project: Path) -> dict[str, str]:
+    return {
         **os.environ,
         "SHOP_WAREHOUSE": str(project / "warehouse.duckdb"),
         "JOBTRAIL_ORG": "offline",
         "JOBTRAIL_API_KEY_ID": "k",
         "JOBTRAIL_API_KEY": "s",
     }
+
+
+def _offline_command(project: Path, spec: str, log: Path, key: str = "k") -> list[str]:
+    """`jobtrail run` against a server nobody listens on: the events are kept in `log`."""
+    path = project / f"{key}.yaml"
+    path.write_text(f"job: {JOB}\nenvironment: test\n" + spec)
+    return [
+        sys.executable, "-m", "jobtrail.cli", "run", str(path), "--parallel", "1",
+        "--server", f"http://127.0.0.1:{free_port()}", "--flush-timeout", "0",
+        "--spool", str(project / "spool"), "--run-key", key, "--events-log", str(log),
+        "--workdir", str(project),
+    ]  # fmt: skip
+
+
+def _a_node_runs(log: Path) -> bool:
+    lines = log.read_bytes().splitlines() if log.exists() else []
+    for event in map(orjson.loads, lines[:-1]):  # the last line may be half written
+        if event.get("state") == "RUNNING" and "." in event.get("step", {}).get("name", ""):
+            return True
+    return False
+
+
+def run_offline(project: Path, spec: str, key: str) -> Job:
+    log = project / f"{key}.events"
+    command = _offline_command(project, spec, log, key)
     proc = subprocess.run(
-        [
-            sys.executable, "-m", "jobtrail.cli", "run", str(path), "--parallel", "1",
-            "--server", f"http://127.0.0.1:{free_port()}", "--flush-timeout", "0",
-            "--spool", str(project / "spool"), "--run-key", key, "--events-log", str(log),
-            "--workdir", str(project),
-        ],
-        env=env, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+        command, env=_offline_env(project), capture_output=True, text=True, timeout=600
+    )
     events = [orjson.loads(line) for line in log.read_bytes().splitlines()]
     return Job(key, proc.returncode, events, project)
 
@@ -220,3 +237,36 @@ def test_a_stale_target_is_never_reported_as_this_runs_results(
         assert node["message"].startswith(
             "dbt exited with code 2 before running this node: IO Error: Cannot open file"
         )
+
+
+def test_a_signal_cancels_the_nodes_dbt_had_not_finished(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    if not Path(dbt_executable()).exists():
+        pytest.skip("dbt is not installed (pip install 'jobtrail[dbt]')")
+    project = copy_shop(tmp_path_factory.mktemp("dbt-cancel"))
+    log = project / "cancel.events"
+    proc = subprocess.Popen(
+        _offline_command(project, "steps:\n  - {name: build, dbt: {command: build}}\n", log),
+        env=_offline_env(project), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        while not _a_node_runs(log):
+            assert proc.poll() is None, "the run ended before dbt started a node"
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) != 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    events = [orjson.loads(line) for line in log.read_bytes().splitlines()]
+    last: dict[str, dict[str, Any]] = {}
+    for event in events:
+        if event["kind"] == "step":
+            last[event["step"]["name"]] = event
+    assert last["build"]["state"] == "CANCELLED"
+    node_states = {n: e["state"] for n, e in last.items() if n != "build"}
+    assert len(node_states) == 32
+    assert "RUNNING" not in node_states.values()
+    assert "CANCELLED" in node_states.values()
+    assert all(e["message"] == "cancelled" for e in last.values() if e["state"] == "CANCELLED")
