@@ -99,7 +99,7 @@ def test_readme_lists_every_command() -> None:
 def test_run_starts_without_the_server_or_store_stack(tmp_path: Path) -> None:
     """`jobtrail run` is started by a scheduler for every run: reporting to a server, it must
     not load SQLAlchemy, Alembic, uvicorn or FastAPI (most of a second of start-up), nor httpx
-    and Rich (a third of what is left)."""
+    and Rich (a third of what is left), nor dbt (only the process running a dbt step does)."""
     spec = tmp_path / "job.yaml"
     spec.write_text("job: j\nenvironment: e\nsteps:\n  - {name: a, run: 'true'}\n")
     probe = (
@@ -112,7 +112,7 @@ def test_run_starts_without_the_server_or_store_stack(tmp_path: Path) -> None:
         "    pass\n"
         "heavy = sorted({m.split('.')[0] for m in sys.modules}"
         " & {'sqlalchemy', 'alembic', 'uvicorn', 'fastapi', 'starlette', 'pydantic_settings',"
-        " 'httpx', 'rich'})\n"
+        " 'httpx', 'rich', 'dbt'})\n"
         "print('loaded:', heavy)\n"
     )
     proc = subprocess.run(
