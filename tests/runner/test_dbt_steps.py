@@ -16,14 +16,16 @@ STATUSES = ["success", "error", "skipped", "pass", "fail", "warn", "runtime erro
 
 
 class _Stream:
+    """Text counts once flushed (a chunker sends nothing before)."""
+
     def __init__(self) -> None:
-        self.text = ""
+        self.text = self._pending = ""
 
     def feed_text(self, text: str) -> None:
-        self.text += text
+        self._pending += text
 
     def flush(self, final: bool = False) -> None:
-        pass
+        self.text, self._pending = self.text + self._pending, ""
 
 
 class _Recorder:
@@ -110,6 +112,7 @@ def test_a_failure_carries_the_error_itself_and_dbts_times() -> None:
             "t": "results", "success": False, "error": None,
             "results": [{"node": NODES[1], "status": "error"}],
         },
+        {"t": "log", "name": "Late", "level": "info", "msg": "after m1", "node": NODES[1]},
     )  # fmt: skip
     steps.close(1)
     running, failed = [e for e in rec.events if e["step"]["name"] == NODES[1]]
@@ -119,8 +122,8 @@ def test_a_failure_carries_the_error_itself_and_dbts_times() -> None:
     )
     assert failed["message"] == error
     assert rec.streams[(NODES[1], "stderr")].text == message + "\n"
-    assert rec.streams[(NODES[1], "stdout")].text == "START m1\n"
-    assert rec.output == "START m1\n"
+    assert rec.streams[(NODES[1], "stdout")].text == "START m1\nafter m1\n"
+    assert rec.output == "START m1\nafter m1\n"
     assert rec.history(NODES[2]) == ["SKIPPED"]
     assert [e["message"] for e in rec.events if e["step"]["name"] == NODES[5]] == [
         f"upstream node {NODES[1]!r} failed"

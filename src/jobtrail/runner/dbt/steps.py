@@ -127,11 +127,19 @@ class DbtSteps:
                 self._set(uid, "FAILED", f"dbt exited with code {code} while this node ran")
             elif node.state is None:
                 self._set(uid, "SKIPPED", self._skip_reason(uid, code))
+        self._flush()
 
     def cancel(self) -> None:
         for uid, node in self.nodes.items():
             if node.state in (None, "RUNNING"):
                 self._set(uid, "CANCELLED", "cancelled")
+        self._flush()
+
+    def _flush(self) -> None:
+        """Lines that came after a node ended (each node's streams flush when it ends)."""
+        for uid in self.nodes:
+            for name in ("stdout", "stderr"):
+                self.stream(uid, name).flush(final=True)
 
     def summary(self, code: int | None) -> str | None:
         """The dbt step's own message: dbt's error, else which nodes failed."""
