@@ -158,3 +158,15 @@ def test_a_source_reports_its_freshness_from_the_results() -> None:
         "warn after 12 hours, error after 1 day"
     )
     assert done["step"]["dependencies"] == ["build"]
+
+
+def test_a_timeout_says_so_on_the_nodes_it_stopped() -> None:
+    rec = _Recorder()
+    steps = rec.steps()
+    _feed(steps, _listing(), {"t": "start", "node": NODES[0], "at": AT})
+    steps.close(-15, "timed out after 0:10:00; its processes were killed")
+    assert [e["message"] for e in rec.events if e["state"] == "FAILED"] == [
+        "timed out after 0:10:00; its processes were killed while this node ran"
+    ]
+    skipped = {e["message"] for e in rec.events if e["state"] == "SKIPPED"}
+    assert skipped == {"timed out after 0:10:00; its processes were killed before this node ran"}

@@ -240,6 +240,9 @@ class RunExecutor:
         except asyncio.CancelledError:
             nodes.cancel()
             raise
+        if code is not None and code < 0:  # killed: a timeout, or the group had to go
+            nodes.close(code, message)
+            return code, message
         nodes.close(code)
         return code, (nodes.summary(code) if code else None) or message
 

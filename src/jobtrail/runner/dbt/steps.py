@@ -117,16 +117,19 @@ class DbtSteps:
             self._write(uid, "stderr", detail)
         self._set(uid, state, message, at=_time(result.get("finished_at")))
 
-    def close(self, code: int | None) -> None:
+    def close(self, code: int | None, killed: str | None = None) -> None:
         """After dbt ended: results of this invocation for nodes not yet ended (a source's
-        freshness, say), then the nodes dbt never reached SKIPPED, saying why."""
+        freshness, say), then the nodes dbt never reached SKIPPED, saying why. `killed`: why
+        the runner stopped dbt (a timeout, say), if it did."""
         for uid, result in self.results.items():
             self._finish(uid, result)
+        ended = killed or f"dbt exited with code {code}"
         for uid, node in self.nodes.items():
             if node.state == "RUNNING":
-                self._set(uid, "FAILED", f"dbt exited with code {code} while this node ran")
+                self._set(uid, "FAILED", f"{ended} while this node ran")
             elif node.state is None:
-                self._set(uid, "SKIPPED", self._skip_reason(uid, code))
+                reason = f"{killed} before this node ran" if killed else None
+                self._set(uid, "SKIPPED", reason or self._skip_reason(uid, code))
         self._flush()
 
     def cancel(self) -> None:
