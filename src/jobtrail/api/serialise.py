@@ -4,7 +4,7 @@ from typing import Any
 
 import orjson
 
-from jobtrail.domain.states import TERMINAL, is_terminal
+from jobtrail.domain.states import TERMINAL, step_times
 from jobtrail.domain.timefmt import format_duration, format_ts
 
 
@@ -13,9 +13,7 @@ def _ts(us: int | None) -> str | None:
 
 
 def _times(row: Any) -> tuple[int | None, int | None]:
-    start = row.first_running_ts if row.first_running_ts is not None else row.first_event_ts
-    end = row.state_ts if is_terminal(row.state) and row.state_ts >= 0 else None
-    return start, end
+    return step_times(row.state, row.state_ts, row.first_event_ts, row.first_running_ts)
 
 
 def _duration(start: int | None, end: int | None) -> str | None:
