@@ -12,7 +12,14 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.exc import DBAPIError
 
 from jobtrail import __version__
-from jobtrail.api import routes_events, routes_health, routes_logs, routes_runs, routes_tokens
+from jobtrail.api import (
+    routes_events,
+    routes_health,
+    routes_insights,
+    routes_logs,
+    routes_runs,
+    routes_tokens,
+)
 from jobtrail.api.context import AppContext
 from jobtrail.api.docs import BASE, OPENAPI_URL, install_docs
 from jobtrail.api.errors import install_error_handlers
@@ -76,7 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.ctx = ctx
     install_error_handlers(app)
     app.add_middleware(HeaderLimits)
-    for module in (routes_tokens, routes_runs, routes_logs, routes_events):
+    for module in (routes_tokens, routes_runs, routes_logs, routes_events, routes_insights):
         app.include_router(module.router, prefix=BASE)
     app.include_router(routes_health.router)
     install_docs(app)

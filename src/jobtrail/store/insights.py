@@ -1,0 +1,230 @@
+"""Insights (SPEC §3.7): per-job health over a window, computed by the database in aggregates.
+Nothing here loads runs into Python; every answer is bounded by the number of jobs, steps or
+days, whatever the number of runs. Percentiles are continuous (linear interpolation), the same
+on both backends: PostgreSQL's percentile_cont, and on SQLite the same formula over ranked rows."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Float,
+    Integer,
+    Select,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    select,
+)
+
+from jobtrail.store.queries import LISTING_ORDER, RUN_COLUMNS
+from jobtrail.store.schema import runs, steps
+
+DAY = 86_400_000_000
+FINAL_RUN_STATES = ("SUCCEEDED", "FAILED", "CANCELLED")
+TOP_STEPS = 10
+
+_START = func.coalesce(runs.c.first_running_ts, runs.c.first_event_ts)
+_FINAL = runs.c.state.in_(FINAL_RUN_STATES)
+_RUN_DURATION = case((_FINAL, runs.c.state_ts - _START), else_=None)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """One organization's runs that started in [start, end), optionally of one job."""
+
+    org_id: str
+    start: int
+    end: int
+    job_id: str | None = None
+
+    def run_filter(self) -> Any:
+        # last_event_ts >= start is implied by the start time and lets the retention index help.
+        started = _START
+        clauses = [
+            runs.c.org_id == self.org_id,
+            runs.c.last_event_ts >= self.start,
+            started >= self.start,
+            started < self.end,
+        ]
+        if self.job_id is not None:
+            clauses.append(runs.c.job_id == self.job_id)
+        return and_(*clauses)
+
+
+def _count(state: str) -> Any:
+    return func.sum(case((runs.c.state == state, 1), else_=0))
+
+
+def _state_counts() -> list[Any]:
+    return [
+        func.count().label("runs"),
+        *(_count(s).label(s.lower()) for s in ("SUCCEEDED", "FAILED", "CANCELLED", "RUNNING")),
+        _count("PENDING").label("pending"),
+    ]
+
+
+def percentiles(durations: Any, keys: list[str], dialect: str) -> Select[Any]:
+    """p50 and p95 (µs, floats) of `durations.c.dur` per `keys`, NULL durations left out."""
+    group = [durations.c[k] for k in keys]
+    dur = durations.c.dur
+    if dialect == "postgresql":
+        return (
+            select(
+                *group,
+                func.percentile_cont(0.5).within_group(dur).label("p50"),
+                func.percentile_cont(0.95).within_group(dur).label("p95"),
+            )
+            .where(dur.is_not(None))
+            .group_by(*group)
+        )
+    ranked = (
+        select(
+            *group,
+            dur,
+            (func.row_number().over(partition_by=group, order_by=dur) - 1).label("rn"),
+            func.count().over(partition_by=group).label("n"),
+        )
+        .where(dur.is_not(None))
+        .subquery("ranked")
+    )
+    return select(
+        *(ranked.c[k] for k in keys),
+        _interpolated(ranked, 0.5).label("p50"),
+        _interpolated(ranked, 0.95).label("p95"),
+    ).group_by(*(ranked.c[k] for k in keys))
+
+
+def _interpolated(ranked: Any, p: float) -> Any:
+    """percentile_cont by hand: the values at ranks floor(p·(n-1)) and the next, weighted."""
+    pos = literal(p) * cast(ranked.c.n - 1, Float)
+    low = cast(pos, Integer)  # SQLite truncates toward zero: floor for non-negative numbers
+    frac = pos - low
+    value = cast(ranked.c.dur, Float)
+    return func.sum(
+        case(
+            (ranked.c.rn == low, value * (1 - frac)),
+            (ranked.c.rn == low + 1, value * frac),
+            else_=0.0,
+        )
+    )
+
+
+def job_totals(conn: Connection, scope: Scope) -> list[Any]:
+    """Per job: counts by state, max duration, last run start and last success end."""
+    stmt = (
+        select(
+            runs.c.job_id,
+            runs.c.job_name,
+            runs.c.environment,
+            *_state_counts(),
+            func.max(_RUN_DURATION).label("max_dur"),
+            func.max(_START).label("last_start"),
+            func.max(case((runs.c.state == "SUCCEEDED", runs.c.state_ts), else_=None)).label(
+                "last_success"
+            ),
+        )
+        .where(scope.run_filter())
+        .group_by(runs.c.job_id, runs.c.job_name, runs.c.environment)
+    )
+    return list(conn.execute(stmt).all())
+
+
+def _run_durations(scope: Scope, *extra: Any) -> Any:
+    return select(*extra, _RUN_DURATION.label("dur")).where(scope.run_filter()).subquery("d")
+
+
+def job_percentiles(conn: Connection, scope: Scope) -> dict[str, tuple[float, float]]:
+    durations = _run_durations(scope, runs.c.job_id)
+    stmt = percentiles(durations, ["job_id"], conn.dialect.name)
+    return {r.job_id: (r.p50, r.p95) for r in conn.execute(stmt)}
+
+
+def recent_runs(conn: Connection, scope: Scope, per_job: int) -> list[Any]:
+    """The newest `per_job` runs of each job (state, start, duration), newest first."""
+    ranked = (
+        select(
+            runs.c.job_id,
+            runs.c.run_id,
+            runs.c.state,
+            _START.label("start"),
+            _RUN_DURATION.label("dur"),
+            func.row_number()
+            .over(partition_by=runs.c.job_id, order_by=(_START.desc(), runs.c.run_id))
+            .label("rn"),
+        )
+        .where(scope.run_filter())
+        .subquery("ranked")
+    )
+    stmt = (
+        select(ranked.c.job_id, ranked.c.run_id, ranked.c.state, ranked.c.start, ranked.c.dur)
+        .where(ranked.c.rn <= per_job)
+        .order_by(ranked.c.job_id, ranked.c.rn)
+    )
+    return list(conn.execute(stmt).all())
+
+
+def last_runs(conn: Connection, scope: Scope, limit: int) -> list[Any]:
+    """A job's newest runs as full run rows (for the listing's serialiser)."""
+    stmt = select(*RUN_COLUMNS).where(scope.run_filter()).order_by(*LISTING_ORDER).limit(limit)
+    return list(conn.execute(stmt).all())
+
+
+def daily_buckets(conn: Connection, scope: Scope) -> list[Any]:
+    """Per UTC day of start: counts by state, max duration and percentiles."""
+    day = _START // DAY
+    stmt = (
+        select(
+            day.label("day"),
+            *_state_counts(),
+            func.max(_RUN_DURATION).label("max_dur"),
+        )
+        .where(scope.run_filter())
+        .group_by(day)
+        .order_by(day)
+    )
+    totals = list(conn.execute(stmt).all())
+    durations = _run_durations(scope, day.label("day"))
+    stmt_p = percentiles(durations, ["day"], conn.dialect.name)
+    pcts = {r.day: (r.p50, r.p95) for r in conn.execute(stmt_p)}
+    return [(row, pcts.get(row.day, (None, None))) for row in totals]
+
+
+_STEP_START = func.coalesce(steps.c.first_running_ts, steps.c.first_event_ts)
+_STEP_FINAL = steps.c.state.in_(("SUCCEEDED", "FAILED", "CANCELLED"))
+_STEP_DURATION = case(
+    (and_(_STEP_FINAL, _STEP_START.is_not(None)), steps.c.state_ts - _STEP_START), else_=None
+)
+
+
+def _scoped_steps() -> Any:
+    return steps.join(runs, and_(runs.c.org_id == steps.c.org_id, runs.c.run_id == steps.c.run_id))
+
+
+def step_stats(conn: Connection, scope: Scope) -> list[Any]:
+    """Per step name of the job's runs: runs, failures, max and percentile durations."""
+    failed = func.sum(case((steps.c.state == "FAILED", 1), else_=0))
+    totals = (
+        select(
+            steps.c.name,
+            func.count().label("runs"),
+            failed.label("failed"),
+            func.max(_STEP_DURATION).label("max_dur"),
+        )
+        .select_from(_scoped_steps())
+        .where(scope.run_filter())
+        .group_by(steps.c.name)
+    )
+    durations = (
+        select(steps.c.name, _STEP_DURATION.label("dur"))
+        .select_from(_scoped_steps())
+        .where(scope.run_filter())
+        .subquery("d")
+    )
+    pcts = {
+        r.name: (r.p50, r.p95)
+        for r in conn.execute(percentiles(durations, ["name"], conn.dialect.name))
+    }
+    return [(row, pcts.get(row.name, (None, None))) for row in conn.execute(totals)]
