@@ -24,6 +24,7 @@ from jobtrail.api.context import AppContext
 from jobtrail.api.docs import BASE, OPENAPI_URL, install_docs
 from jobtrail.api.errors import install_error_handlers
 from jobtrail.api.limits import HeaderLimits
+from jobtrail.api.metrics import StoreCollector, install_metrics
 from jobtrail.console.routes import install_console
 from jobtrail.settings import Settings
 from jobtrail.store import accounts, retention
@@ -86,6 +87,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (routes_tokens, routes_runs, routes_logs, routes_events, routes_insights):
         app.include_router(module.router, prefix=BASE)
     app.include_router(routes_health.router)
+    retain = int(settings.retention.total_seconds() * 1_000_000)
+    store = StoreCollector(engine, settings.metrics_org_label, retain)
+    install_metrics(app, ctx.metrics, store)
     install_docs(app)
     install_console(app)
     return app

@@ -228,3 +228,51 @@ def step_stats(conn: Connection, scope: Scope) -> list[Any]:
         for r in conn.execute(percentiles(durations, ["name"], conn.dialect.name))
     }
     return [(row, pcts.get(row.name, (None, None))) for row in conn.execute(totals)]
+
+
+# --- figures for the Prometheus metrics ------------------------------------------------------
+
+
+def finished_runs(conn: Connection, org_id: str, run_ids: list[str]) -> list[Any]:
+    """Stored final runs among `run_ids`: job, environment, state and duration (µs or None)."""
+    stmt = select(
+        runs.c.job_name, runs.c.environment, runs.c.state, _RUN_DURATION.label("dur")
+    ).where(runs.c.org_id == org_id, runs.c.run_id.in_(run_ids), _FINAL)
+    return list(conn.execute(stmt).all())
+
+
+def finished_steps(conn: Connection, org_id: str, keys: list[tuple[str, str]]) -> list[Any]:
+    """Stored final steps among (run id, step name) `keys`, with their run's job."""
+    wanted = set(keys)
+    stmt = (
+        select(
+            steps.c.run_id,
+            steps.c.name,
+            runs.c.job_name,
+            runs.c.environment,
+            steps.c.state,
+            _STEP_DURATION.label("dur"),
+        )
+        .select_from(_scoped_steps())
+        .where(steps.c.org_id == org_id, steps.c.run_id.in_({k[0] for k in keys}), _STEP_FINAL)
+    )
+    return [r for r in conn.execute(stmt) if (r.run_id, r.name) in wanted]
+
+
+def live_figures(conn: Connection, since: int) -> list[Any]:
+    """Per organization, job and environment: runs in progress and the last success (µs), for
+    runs whose last event is after `since` (the retention bounds the scan)."""
+    stmt = (
+        select(
+            runs.c.org_id,
+            runs.c.job_name,
+            runs.c.environment,
+            _count("RUNNING").label("running"),
+            func.max(case((runs.c.state == "SUCCEEDED", runs.c.state_ts), else_=None)).label(
+                "last_success"
+            ),
+        )
+        .where(runs.c.last_event_ts >= since)
+        .group_by(runs.c.org_id, runs.c.job_name, runs.c.environment)
+    )
+    return list(conn.execute(stmt).all())
