@@ -67,7 +67,6 @@ def _recent(row: Any) -> dict[str, Any]:
 def _job_health(ctx: AppContext, scope: Scope, recent: int) -> list[dict[str, Any]]:
     with ctx.engine.connect() as conn:
         totals = insights.job_totals(conn, scope)
-        pcts = insights.job_percentiles(conn, scope)
         recents: dict[str, list[dict[str, Any]]] = {}
         for row in insights.recent_runs(conn, scope, recent) if recent else []:
             recents.setdefault(row.job_id, []).append(_recent(row))
@@ -77,7 +76,7 @@ def _job_health(ctx: AppContext, scope: Scope, recent: int) -> list[dict[str, An
             "jobName": row.job_name,
             "environment": row.environment,
             **_counts(row),
-            **_durations(pcts.get(row.job_id, (None, None)), row.max_dur),
+            **_durations((row.p50, row.p95), row.max_dur),
             "lastRunStart": _ts(row.last_start),
             "lastSuccess": _ts(row.last_success),
             "recentRuns": recents.get(row.job_id, []),

@@ -113,33 +113,35 @@ def _interpolated(ranked: Any, p: float) -> Any:
 
 
 def job_totals(conn: Connection, scope: Scope) -> list[Any]:
-    """Per job: counts by state, max duration, last run start and last success end."""
-    stmt = (
-        select(
-            runs.c.job_id,
-            runs.c.job_name,
-            runs.c.environment,
-            *_state_counts(),
-            func.max(_RUN_DURATION).label("max_dur"),
-            func.max(_START).label("last_start"),
-            func.max(case((runs.c.state == "SUCCEEDED", runs.c.state_ts), else_=None)).label(
-                "last_success"
-            ),
+    """Per job: counts by state, p50/p95/max duration, last run start and last success end, in
+    one statement (the percentiles inline on PostgreSQL, joined from ranked rows on SQLite)."""
+    columns = [
+        runs.c.job_id,
+        runs.c.job_name,
+        runs.c.environment,
+        *_state_counts(),
+        func.max(_RUN_DURATION).label("max_dur"),
+        func.max(_START).label("last_start"),
+        func.max(case((runs.c.state == "SUCCEEDED", runs.c.state_ts), else_=None)).label(
+            "last_success"
+        ),
+    ]
+    group = (runs.c.job_id, runs.c.job_name, runs.c.environment)
+    if conn.dialect.name == "postgresql":
+        stmt = select(
+            *columns,
+            func.percentile_cont(0.5).within_group(_RUN_DURATION).label("p50"),
+            func.percentile_cont(0.95).within_group(_RUN_DURATION).label("p95"),
         )
-        .where(scope.run_filter())
-        .group_by(runs.c.job_id, runs.c.job_name, runs.c.environment)
-    )
+        return list(conn.execute(stmt.where(scope.run_filter()).group_by(*group)).all())
+    totals = select(*columns).where(scope.run_filter()).group_by(*group).subquery("t")
+    pcts = percentiles(_run_durations(scope, runs.c.job_id), ["job_id"], "sqlite").subquery("p")
+    stmt = select(totals, pcts.c.p50, pcts.c.p95).outerjoin(pcts, pcts.c.job_id == totals.c.job_id)
     return list(conn.execute(stmt).all())
 
 
 def _run_durations(scope: Scope, *extra: Any) -> Any:
     return select(*extra, _RUN_DURATION.label("dur")).where(scope.run_filter()).subquery("d")
-
-
-def job_percentiles(conn: Connection, scope: Scope) -> dict[str, tuple[float, float]]:
-    durations = _run_durations(scope, runs.c.job_id)
-    stmt = percentiles(durations, ["job_id"], conn.dialect.name)
-    return {r.job_id: (r.p50, r.p95) for r in conn.execute(stmt)}
 
 
 def recent_runs(conn: Connection, scope: Scope, per_job: int) -> list[Any]:
