@@ -56,7 +56,7 @@ def test_jobs_page_lists_runs_with_filters_and_counts(page: Any, api: Api, org: 
     assert rows.count() == 1
     assert "state=FAILED" in page.url  # the view can be shared
     ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "console-jobs.png"))
+    page.screenshot(path=str(ARTIFACTS / "console-runs.png"))
     page.click("#sign-out")
     assert page.locator("#sign-in").is_visible()
     assert page.evaluate("sessionStorage.length") == 0

@@ -44,14 +44,16 @@ async function loadOverview() {
 }
 
 function squares(job) {
-  const cell = element("td", null, "squares");
+  const cell = element("td");
+  const strip = element("div", null, "squares");
+  cell.append(strip);
   for (const run of [...job.recentRuns].reverse()) {  // oldest left, newest right
     const square = element("a", null, `sq ${run.state}`);
     square.href = `#/runs/${encodeURIComponent(run.runId)}`;
     square.title = `${run.state} · ${run.startTime || ""}${run.duration ? ` · ${humanDuration(run.duration)}` : ""}`;
     square.setAttribute("aria-label", square.title);
     square.tabIndex = -1;
-    cell.append(square);
+    strip.append(square);
   }
   return cell;
 }
@@ -59,13 +61,15 @@ function squares(job) {
 function sparkline(job) {
   const values = [...job.recentRuns].reverse().map((r) => durationMs(r.duration)).filter((v) => v !== null);
   const cell = element("td", null, "median");
-  cell.append(element("span", job.p50 === null ? "—" : formatMs(job.p50)));
+  const inner = element("div", null, "median-row");
+  cell.append(inner);
+  inner.append(element("span", job.p50 === null ? "—" : formatMs(job.p50)));
   if (values.length < 2) return cell;
   const max = Math.max(...values, 1);
   const points = values.map((v, i) => `${(i / (values.length - 1)) * 60},${18 - (v / max) * 16}`);
   const line = svg("svg", { viewBox: "0 0 60 20", class: "spark", "aria-hidden": "true" });
   line.append(svg("polyline", { points: points.join(" ") }));
-  cell.append(line);
+  inner.append(line);
   return cell;
 }
 
@@ -178,7 +182,8 @@ function chart(runs) {
   }
   for (let d = 0; d <= 7; d += 1) {
     const when = new Date(t0 + d * DAY);
-    const text = svg("text", { x: x(when.toISOString()), y: H - 6, class: "tick", "text-anchor": "middle" });
+    const anchor = d === 0 ? "start" : d === 7 ? "end" : "middle";
+    const text = svg("text", { x: x(when.toISOString()), y: H - 6, class: "tick", "text-anchor": anchor });
     text.textContent = when.toLocaleDateString("en", { month: "short", day: "numeric" });
     root.append(text);
   }
