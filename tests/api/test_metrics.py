@@ -52,6 +52,8 @@ def test_metrics_under_two_workers(workers: Server, engine: Engine) -> None:
     apis[1].ingest(running)
     bad = apis[2].post("/jobs/v1/events", json={"events": [{"kind": "nope"}]})
     assert bad.status_code == 400
+    conflict = {**sent[1][0], "state": "FAILED"}  # a stored eventId with other content
+    assert apis[2].post("/jobs/v1/events", json={"events": [conflict]}).status_code == 409
     for api in apis:
         api.close()
     # Every scrape, whichever worker answers it, sees the sum of both workers' series.
@@ -72,6 +74,7 @@ def test_metrics_under_two_workers(workers: Server, engine: Engine) -> None:
         assert _value(samples, "jobtrail_events_ingested_total") == 6 * 9 + 2
         assert _value(samples, "jobtrail_events_rejected_total", reason="duplicate") == 9
         assert _value(samples, "jobtrail_events_rejected_total", reason="invalid_events") == 1
+        assert _value(samples, "jobtrail_events_rejected_total", reason="event_conflict") == 1
         assert not any("organization" in dict(k[1]) for k in samples)
         http = [k for k in samples if k[0] == "jobtrail_http_request_duration_seconds_count"]
         routes = {dict(k[1])["route"] for k in http}

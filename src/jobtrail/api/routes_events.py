@@ -58,7 +58,11 @@ async def _read_body(request: Request) -> bytes:
 
 def _store(ctx: AppContext, org_id: str, batch: list[Event]) -> IngestResult:
     """Store the batch and count it (one thread hop for both)."""
-    result = ingest(ctx.engine, org_id, batch, ctx.settings.log_stream_cap)
+    try:
+        result = ingest(ctx.engine, org_id, batch, ctx.settings.log_stream_cap)
+    except JobtrailError as exc:  # refused by the store (an eventId again with other content)
+        ctx.metrics.refused_batch(org_id, exc.code, len(batch))
+        raise
     ctx.metrics.ingested_batch(ctx.engine, org_id, result)
     return result
 
