@@ -3,20 +3,13 @@
 
 import {
   $, api, durationMs, element, focusableRow, formatMs, humanDuration, keyboardList, optional,
-  timeAgo,
+  svg, timeAgo,
 } from "./common.js";
 import { runRow } from "./runs.js";
 
-const SVG = "http://www.w3.org/2000/svg";
 const DAY = 24 * 3600 * 1000;
 let jobs = [];
 let sort = { key: "jobName", desc: false };
-
-function svg(tag, attrs) {
-  const node = document.createElementNS(SVG, tag);
-  for (const [name, value] of Object.entries(attrs || {})) node.setAttribute(name, String(value));
-  return node;
-}
 
 const jobKey = (name, environment) => `${name}\u0000${environment}`;
 

@@ -1,10 +1,9 @@
 // The Run page: job, state and times; the job DAG; a timeline of steps; a step's logs.
 
 import {
-  $, api, apiStream, element, focusableRow, formatMs, humanDuration, keyboardList, timeAgo,
+  $, api, apiStream, element, focusableRow, formatMs, humanDuration, keyboardList, svg, timeAgo,
 } from "./common.js";
 
-const SVG = "http://www.w3.org/2000/svg";
 const BOX_W = 190;
 const BOX_H = 34;
 const GAP_X = 70;
@@ -14,12 +13,6 @@ const FINAL = new Set(["SUCCEEDED", "FAILED", "CANCELLED"]);
 let tailController = null;
 let pollTimer = null;
 let current = null;  // { runId, etag, selected, dagShape }
-
-function svg(tag, attrs) {
-  const node = document.createElementNS(SVG, tag);
-  for (const [name, value] of Object.entries(attrs || {})) node.setAttribute(name, String(value));
-  return node;
-}
 
 // Each step sits one layer after its deepest dependency, left to right.
 export function layout(steps) {
