@@ -18,10 +18,10 @@ def run_events(jobs: int, runs: int) -> list[dict[str, Any]]:
     """`runs` runs spread over the last 7 days round-robin over `jobs` jobs: RUNNING, then a
     final state 1 to 600 s later (one in ten failed)."""
     now = datetime.now(UTC)
-    span = 7 * 86400 - 3600
+    span = 7 * 86400 - 2 * 3600  # from 7 days less an hour ago to an hour ago
     out = []
     for r in range(runs):
-        t = now - timedelta(seconds=span) + timedelta(seconds=r * span / runs)
+        t = now - timedelta(seconds=span + 3600) + timedelta(seconds=r * span / runs)
         job = {"name": f"job-{r % jobs:03d}", "environment": "prod"}
         end = t + timedelta(seconds=1 + (r * 7919) % 600)
         for at, state in ((t, "RUNNING"), (end, "FAILED" if r % 10 == 3 else "SUCCEEDED")):

@@ -80,14 +80,19 @@ def percentiles(durations: Any, keys: list[str], dialect: str) -> Select[Any]:
             .where(dur.is_not(None))
             .group_by(*group)
         )
-    ranked = (
+    # The count per group joined in, not a second window: SQLite would sort the rows twice.
+    timed = dur.is_not(None)
+    counts = select(*group, func.count().label("n")).where(timed).group_by(*group).subquery("c")
+    numbered = (
         select(
-            *group,
-            dur,
-            (func.row_number().over(partition_by=group, order_by=dur) - 1).label("rn"),
-            func.count().over(partition_by=group).label("n"),
+            *group, dur, (func.row_number().over(partition_by=group, order_by=dur) - 1).label("rn")
         )
-        .where(dur.is_not(None))
+        .where(timed)
+        .subquery("numbered")
+    )
+    ranked = (
+        select(*(numbered.c[k] for k in keys), numbered.c.dur, numbered.c.rn, counts.c.n)
+        .join_from(numbered, counts, and_(*(numbered.c[k] == counts.c[k] for k in keys)))
         .subquery("ranked")
     )
     return select(
