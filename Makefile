@@ -30,6 +30,7 @@ bench: install
 	$(BIN)/python benchmarks/step_detail.py
 	$(BIN)/python benchmarks/runner.py
 	$(BIN)/python benchmarks/console.py
+	$(BIN)/python benchmarks/insights.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,7 +1,10 @@
-"""The console in Chromium: the Jobs page with 2,000 runs in the window and a run page with a
-200-node DAG. Time from navigation (a reload, signed in) to the table or the DAG being drawn
+"""The console in Chromium: the Jobs overview with 500 jobs, the Runs list with 50,000 runs in
+its window (flags to run smaller) and a run page with a 200-node DAG. Time from navigation (a
+reload, signed in) to the first paint and to the table or the DAG being drawn and usable
 (target under 1 s each), and the bytes the browser downloads for them."""
 
+import argparse
+import contextlib
 import statistics
 import time
 from datetime import UTC, datetime, timedelta
@@ -13,17 +16,19 @@ from playwright.sync_api import sync_playwright
 from tests.browser import FLAGS, sign_in
 from tests.support import event
 
-RUNS = 2000
+RUNS = 50_000
+JOBS = 500
 DAG_STEPS = 200
 ROUNDS = 5
 
 
-def runs_events() -> list[dict[str, Any]]:
+def runs_events(runs: int, jobs: int) -> list[dict[str, Any]]:
+    """`runs` runs over the last 90 hours, round-robin over `jobs` jobs."""
     now = datetime.now(UTC)
     out = []
-    for r in range(RUNS):
-        t = now - timedelta(hours=20) + timedelta(seconds=r * 30)
-        job = f"job-{r % 40}"
+    for r in range(runs):
+        t = now - timedelta(hours=90) + timedelta(seconds=r * 88 * 3600 / runs)
+        job = f"job-{r % jobs}"
         out.append(event("run", t, f"r{r}", job=job, state="RUNNING"))
         out.append(event("run", t + timedelta(seconds=20), f"r{r}", job=job, state="SUCCEEDED"))
     return out
@@ -51,32 +56,43 @@ def dag_events() -> list[dict[str, Any]]:
     return out
 
 
-def measure(page: Any, url: str, selector: str, count: int) -> tuple[float, int]:
+def measure(page: Any, url: str, selector: str, count: int) -> tuple[float, float, int]:
+    """Median reload → first paint and reload → `count` matches of `selector`, and bytes."""
     sizes: list[int] = []
 
     def record(response: Any) -> None:
         if response.ok and response.status != 304:
-            sizes.append(len(response.body()))
+            # (a poll answered after the page moved on has no body: not this load's bytes)
+            with contextlib.suppress(Exception):
+                sizes.append(len(response.body()))
 
     page.on("response", record)
     page.goto(url)
-    times = []
+    times, paints = [], []
     for _ in range(ROUNDS):
         sizes.clear()
         began = time.perf_counter()
         page.reload()
         page.locator(selector).nth(count - 1).wait_for()
         times.append(time.perf_counter() - began)
-    return statistics.median(times), sum(sizes)
+        paint = page.evaluate(
+            "performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? 0"
+        )
+        paints.append(paint / 1000)
+    return statistics.median(paints), statistics.median(times), sum(sizes)
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=RUNS)
+    parser.add_argument("--jobs", type=int, default=JOBS)
+    args = parser.parse_args()
     with _sqlite() as db_url, serve(db_url) as (server, engine):
         org = make_org(engine)
         api = Api(server, org, "ingest")
-        events = runs_events() + dag_events()
-        for i in range(0, len(events), 5000):
-            api.ingest(events[i : i + 5000])
+        events = runs_events(args.runs, args.jobs) + dag_events()
+        for i in range(0, len(events), 10_000):
+            api.ingest(events[i : i + 10_000])
         dag_run = next(
             r for r in api.runs("PT-24H", "PT0S").json() if r["jobName"] == "dbt-project"
         )
@@ -87,22 +103,27 @@ def main() -> None:
             page.goto(f"{server.url}/console")
             read = org.keys["read"]
             sign_in(page, org.id, read.key.key_id, read.secret)
-            page.locator("#runs tbody tr").first.wait_for()
-            jobs_url = f"{server.url}/console#/jobs?window=24h"
-            jobs_time, jobs_bytes = measure(page, jobs_url, "#runs tbody tr", RUNS + 1)
-            run_url = f"{server.url}/console#/runs/{dag_run['runId']}"
-            run_time, run_bytes = measure(page, run_url, "#dag .step", DAG_STEPS)
+            page.locator("#jobs-table tbody tr").first.wait_for()
+            home = f"{server.url}/console#/jobs"
+            figures = {
+                f"Jobs overview, {args.jobs + 1} jobs": measure(
+                    page, home, "#jobs-table tbody tr", args.jobs + 1
+                ),
+                f"Runs list, {args.runs + 1:,} runs (96 h, paged)": measure(
+                    page, f"{server.url}/console#/runs?window=96h", "#pager:not([hidden])", 1
+                ),
+                f"run page, {DAG_STEPS}-node DAG": measure(
+                    page, f"{server.url}/console#/runs/{dag_run['runId']}", "#dag .step", DAG_STEPS
+                ),
+            }
             page.screenshot(path=str(ROOT / "artifacts" / "console-dag-200.png"))
             browser.close()
     print(f"console in headless Chromium, median of {ROUNDS} reloads (target under 1 s each)")
-    print(
-        f"  Jobs page, {RUNS + 1} runs: drawn in {jobs_time * 1000:.0f} ms, "
-        f"{jobs_bytes / 1024:.0f} KiB downloaded"
-    )
-    print(
-        f"  run page, {DAG_STEPS}-node DAG: drawn in {run_time * 1000:.0f} ms, "
-        f"{run_bytes / 1024:.0f} KiB downloaded"
-    )
+    for name, (paint, ready, size) in figures.items():
+        print(
+            f"  {name}: first paint {paint * 1000:.0f} ms, usable in {ready * 1000:.0f} ms, "
+            f"{size / 1024:.0f} KiB downloaded"
+        )
 
 
 if __name__ == "__main__":

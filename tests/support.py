@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -43,8 +44,11 @@ class Server:
             self.process.wait()
 
 
-def start_server(db_url: str, log: Path, port: int | None = None, **env: str) -> Server:
-    """`jobtrail serve` as a subprocess on a loopback port, ready when /readyz answers."""
+def start_server(
+    db_url: str, log: Path, port: int | None = None, args: Sequence[str] = (), **env: str
+) -> Server:
+    """`jobtrail serve` as a subprocess on a loopback port, ready when /readyz answers; `args`
+    are more options for `serve` (such as `--workers 2`)."""
     port = port or free_port()
     environ = {
         **os.environ,
@@ -53,6 +57,7 @@ def start_server(db_url: str, log: Path, port: int | None = None, **env: str) ->
         **env,
     }
     cmd = [sys.executable, "-m", "jobtrail.cli", "serve", "--db", db_url, "--port", str(port)]
+    cmd += args
     with log.open("ab") as out:
         proc = subprocess.Popen(cmd, env=environ, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"

@@ -51,6 +51,7 @@ class Settings(BaseSettings):
     prune_interval: timedelta = timedelta(hours=1)
     log_stream_cap: int = Field(default=DEFAULT_STREAM_CAP, ge=1024)
     key_cache_seconds: float = Field(default=2.0, ge=0, le=60)
+    metrics_org_label: bool = False
 
     @field_validator("db")
     @classmethod

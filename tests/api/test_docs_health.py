@@ -20,6 +20,8 @@ def test_openapi_documents_every_endpoint_and_bearer_auth(server: Server) -> Non
         f"{org}/jobs/v1/runs/{{runId}}/steps/{{stepName}}",
         f"{org}/jobs/v1/runs/{{runId}}/steps/{{stepName}}/logs/{{stream}}",
         f"{org}/jobs/v1/events",
+        f"{org}/insights/v1/jobs",
+        f"{org}/insights/v1/jobs/{{jobId}}",
     ]:
         assert path in paths, path
         for op in paths[path].values():

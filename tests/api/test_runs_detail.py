@@ -168,3 +168,19 @@ def test_run_id_is_stable_and_job_id_from_reporter(api: Api) -> None:
     assert run["state"] == "SUCCEEDED"
     assert len(run["runId"]) == 16
     assert run["runId"].isalnum()
+
+
+def test_a_run_carries_an_etag_that_answers_304_until_it_changes(api: Api) -> None:
+    events = simple_run(ago(hours=1), "etag")
+    api.ingest(events[:2])
+    run_id = api.runs().json()[0]["runId"]
+    first = api.get(f"/jobs/v1/runs/{run_id}")
+    etag = first.headers["etag"]
+    same = api.get(f"/jobs/v1/runs/{run_id}", headers={"If-None-Match": etag})
+    assert same.status_code == 304
+    assert same.content == b""
+    api.ingest(events[2:])
+    changed = api.get(f"/jobs/v1/runs/{run_id}", headers={"If-None-Match": etag})
+    assert changed.status_code == 200
+    assert changed.json()["state"] == "SUCCEEDED"
+    assert changed.headers["etag"] != etag

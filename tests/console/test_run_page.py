@@ -1,6 +1,7 @@
 """The console's Run page: the DAG, the timeline, a step's logs (ANSI, live tail), as text."""
 
 import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ def page(browser: Any, server: Server, org: Org) -> Any:
     tab.goto(f"{server.url}/console")
     read = org.keys["read"]
     sign_in(tab, org.id, read.key.key_id, read.secret)
-    tab.locator("#runs").wait_for()
+    tab.locator("#overview").wait_for()
     yield tab
     context.close()
     assert errors == []
@@ -49,7 +50,11 @@ def test_dag_boxes_colours_and_arrows(page: Any, api: Api) -> None:
     left = _x(page.locator('#dag .step[data-step="git-clone-cache"]'))
     right = _x(page.locator('#dag .step[data-step="run-dbt"]'))
     assert left < right  # laid out left to right by dependency
-    assert page.locator("#timeline .lane").count() == 2
+    assert page.locator("#timeline .lane[data-step]").count() == 2
+    assert page.locator("#timeline .axis .tick").count() == 5  # a time axis
+    # The failed step is selected on open, its output shown without a click.
+    page.locator("#stderr").filter(has_text="Database Error").wait_for()
+    assert "selected" in page.locator('#step-list tr[data-step="run-dbt"]').get_attribute("class")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "console-run.png"))
     page.locator('#dag .step[data-step="run-dbt"]').focus()  # keyboard: focus and Enter
@@ -147,3 +152,52 @@ def test_long_logs_load_in_pieces(page: Any, api: Api) -> None:
     text = page.locator("#stdout").inner_text()
     assert text.startswith("line 0000000")
     assert text.count("line 0050000") == 1
+
+
+def test_a_run_finishing_while_open_turns_succeeded_without_reload(page: Any, api: Api) -> None:
+    events = simple_run(ago(minutes=2), "live-run")
+    api.ingest(events[:5])  # running: run-dbt has started
+    run_id = _open_run(page, api)
+    assert page.locator("#run-state").inner_text() == "RUNNING"
+    assert page.locator("#run-live").is_visible()
+    page.locator('#dag .step[data-step="run-dbt"]').click()
+    page.locator("#stdout-follow").wait_for()  # the live tail says it is following
+    polls: list[str] = []
+    page.on("response", lambda r: polls.append(str(r.status)) if r.url.endswith(run_id) else None)
+    page.wait_for_timeout(2500)  # at least one poll of an unchanged run: answered 304
+    assert "304" in polls
+    api.ingest(events[5:])
+    page.locator("#run-state").filter(has_text="SUCCEEDED").wait_for(timeout=10_000)
+    assert (
+        page.locator('#dag .step[data-step="run-dbt"]')
+        .get_attribute("class")
+        .endswith("SUCCEEDED selected")
+    )
+    page.locator("#run-live").wait_for(state="hidden")
+    page.locator("#stdout-follow").wait_for(state="hidden")
+    page.locator("#step-facts").filter(has_text="SUCCEEDED").wait_for()
+    count = len(polls)
+    page.wait_for_timeout(2500)
+    assert len(polls) == count  # final: polling stopped
+
+
+def test_pending_and_skipped_steps_are_drawn_as_such(page: Any, api: Api) -> None:
+    t = ago(minutes=5)
+    a = {"name": "a", "dependencies": []}
+    b = {"name": "b", "dependencies": ["a"]}
+    c = {"name": "c", "dependencies": ["b"]}
+    api.ingest(
+        [
+            event("run", t, "skips", state="RUNNING"),
+            event("step", t, "skips", step=a, state="RUNNING", attempt=1),
+            event("step", t + timedelta(milliseconds=86), "skips", step=a, state="FAILED"),
+            event("step", t, "skips", step=b, state="SKIPPED"),
+            event("step", t, "skips", step=c, state="PENDING"),
+        ]
+    )
+    _open_run(page, api)
+    lanes = page.locator("#timeline .lane[data-step]")
+    assert [lanes.nth(i).get_attribute("data-step") for i in range(3)] == ["a", "b", "c"]
+    assert page.locator('#timeline .lane[data-step="b"] .unstarted').inner_text() == "skipped"
+    assert page.locator('#timeline .lane[data-step="c"] .unstarted').inner_text() == "not started"
+    assert page.locator('#step-list tr[data-step="a"] td').nth(3).inner_text() == "86 ms"

@@ -12,11 +12,19 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.exc import DBAPIError
 
 from jobtrail import __version__
-from jobtrail.api import routes_events, routes_health, routes_logs, routes_runs, routes_tokens
+from jobtrail.api import (
+    routes_events,
+    routes_health,
+    routes_insights,
+    routes_logs,
+    routes_runs,
+    routes_tokens,
+)
 from jobtrail.api.context import AppContext
 from jobtrail.api.docs import BASE, OPENAPI_URL, install_docs
 from jobtrail.api.errors import install_error_handlers
 from jobtrail.api.limits import HeaderLimits
+from jobtrail.api.metrics import StoreCollector, install_metrics
 from jobtrail.console.routes import install_console
 from jobtrail.settings import Settings
 from jobtrail.store import accounts, retention
@@ -76,9 +84,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.ctx = ctx
     install_error_handlers(app)
     app.add_middleware(HeaderLimits)
-    for module in (routes_tokens, routes_runs, routes_logs, routes_events):
+    for module in (routes_tokens, routes_runs, routes_logs, routes_events, routes_insights):
         app.include_router(module.router, prefix=BASE)
     app.include_router(routes_health.router)
+    retain = int(settings.retention.total_seconds() * 1_000_000)
+    store = StoreCollector(engine, settings.metrics_org_label, retain)
+    install_metrics(app, ctx.metrics, store)
     install_docs(app)
     install_console(app)
     return app

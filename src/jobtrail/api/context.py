@@ -8,6 +8,7 @@ from fastapi import Request
 from sqlalchemy import Engine
 
 from jobtrail.api.live import LiveTails
+from jobtrail.api.metrics import Metrics
 from jobtrail.settings import Settings
 from jobtrail.store import accounts
 
@@ -42,10 +43,12 @@ class AppContext:
     secret: str
     keys: KeyCache = field(init=False)
     live: LiveTails = field(init=False)
+    metrics: Metrics = field(init=False)
 
     def __post_init__(self) -> None:
         self.keys = KeyCache(self.engine, self.settings.key_cache_seconds)
         self.live = LiveTails(self.engine)
+        self.metrics = Metrics(self.settings.metrics_org_label)
 
 
 async def get_context(request: Request) -> AppContext:

@@ -1,10 +1,11 @@
 """The four Jobs API endpoints of the seed (SPEC §3.2-3.3)."""
 
+import hashlib
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Header, Path, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
@@ -107,9 +108,15 @@ def _run_or_404(ctx: AppContext, org_id: str, run_id: str) -> tuple[Any, list[An
     return run, sorted(steps, key=step_sort_key)
 
 
-def _get_run(ctx: AppContext, org_id: str, run_id: str) -> Response:
+def _get_run(ctx: AppContext, org_id: str, run_id: str, if_none_match: str | None) -> Response:
     run, steps = _run_or_404(ctx, org_id, run_id)
-    return json_response({**run_summary(run), "steps": [step_summary(s) for s in steps]})
+    body = orjson.dumps({**run_summary(run), "steps": [step_summary(s) for s in steps]})
+    # A page that follows a live run polls with If-None-Match: unchanged runs cost no body.
+    etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
+    headers = {"ETag": etag, "Cache-Control": "no-cache"}
+    if if_none_match is not None and etag in (t.strip() for t in if_none_match.split(",")):
+        return Response(status_code=304, headers=headers)
+    return Response(body, headers=headers, media_type="application/json")
 
 
 def _get_steps(ctx: AppContext, org_id: str, run_id: str) -> Response:
@@ -161,9 +168,19 @@ def _stream_fields(
     response_model=RunDetail,
     responses=ERROR_RESPONSES,
     summary="One job run with its steps and their dependencies",
+    description=(
+        "Carries an `ETag`; send it back as `If-None-Match` to get `304 Not Modified` while "
+        "the run has not changed (how the console follows a live run)."
+    ),
 )
-async def get_run(org_id: OrgId, run_id: RunId, _claims: Reader, ctx: Ctx) -> Response:
-    return await run_in_threadpool(_get_run, ctx, org_id, run_id)
+async def get_run(
+    org_id: OrgId,
+    run_id: RunId,
+    _claims: Reader,
+    ctx: Ctx,
+    if_none_match: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> Response:
+    return await run_in_threadpool(_get_run, ctx, org_id, run_id, if_none_match)
 
 
 @router.get(

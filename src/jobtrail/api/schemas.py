@@ -82,3 +82,60 @@ ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
     403: {"model": ErrorBody, "description": "Token not allowed for this organization or action."},
     404: {"model": ErrorBody, "description": "Unknown organization, run or step."},
 }
+
+
+class RecentRun(_Out):
+    runId: str
+    state: RunState
+    startTime: str | None
+    duration: str | None
+
+
+class JobHealth(_Out):
+    jobId: str
+    jobName: str
+    environment: str
+    runs: int = Field(description="Runs that started in the window.")
+    succeeded: int
+    failed: int
+    cancelled: int
+    running: int
+    pending: int
+    successRate: float | None = Field(
+        description="Succeeded ÷ final (succeeded, failed, cancelled) runs; null without any."
+    )
+    durationP50: str | None = Field(description="Of final runs, ISO 8601 (percentile_cont).")
+    durationP95: str | None
+    durationMax: str | None
+    lastRunStart: str | None
+    lastSuccess: str | None = Field(description="When the newest successful run ended.")
+    recentRuns: list[RecentRun] = Field(description="The newest runs of the window, newest first.")
+
+
+class DayBucket(_Out):
+    date: str = Field(description="UTC day of the runs' start, YYYY-MM-DD.")
+    runs: int
+    succeeded: int
+    failed: int
+    cancelled: int
+    running: int
+    pending: int
+    durationP50: str | None
+    durationP95: str | None
+    durationMax: str | None
+
+
+class StepHealth(_Out):
+    name: str
+    runs: int
+    failed: int
+    durationP50: str | None
+    durationP95: str | None
+    durationMax: str | None
+
+
+class JobInsight(JobHealth):
+    days: list[DayBucket]
+    slowestSteps: list[StepHealth] = Field(description="Up to 10, by median duration.")
+    failingSteps: list[StepHealth] = Field(description="Up to 10 steps that failed, most first.")
+    lastRuns: list[RunSummary]

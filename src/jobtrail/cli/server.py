@@ -1,5 +1,9 @@
 """`jobtrail serve`, `migrate` and `prune`: operate a server and its store."""
 
+import os
+import shutil
+import tempfile
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -27,6 +31,15 @@ def serve(
     """Apply migrations and serve the Jobs API (docs at /api/msc/v1/docs)."""
     settings = load_settings(db, retention=retention_)
     migrate.upgrade(make_engine(settings.db))
+    made = _multiprocess_metrics() if workers > 1 else None
+    try:
+        _run(host, port, workers)
+    finally:
+        if made is not None:
+            shutil.rmtree(made, ignore_errors=True)
+
+
+def _run(host: str, port: int, workers: int) -> None:
     uvicorn.run(
         "jobtrail.api.app:create_app",
         factory=True,
@@ -36,6 +49,21 @@ def serve(
         log_level="warning",
         access_log=False,
     )
+
+
+def _multiprocess_metrics() -> str | None:
+    """Several workers share their metrics through files in PROMETHEUS_MULTIPROC_DIR: a fresh
+    folder of our own (returned, removed at exit) unless the operator chose one (then emptied)."""
+    chosen = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not chosen:
+        made = tempfile.mkdtemp(prefix="jobtrail-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = made
+        return made
+    folder = Path(chosen)
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.db"):
+        stale.unlink()
+    return None
 
 
 def migrate_store(db: DbOption = None) -> None:

@@ -92,6 +92,12 @@ def parse_window(from_text: str | None, to_text: str | None, now: datetime) -> W
             f"Query parameter(s) {' and '.join(missing)} are required: both ISO 8601 timestamps "
             "or both ISO 8601 durations relative to now (e.g. from=PT-12H&to=PT0S)."
         )
+    start, end = _parse_pair(from_text, to_text, now)
+    check_window(start, end, now)
+    return Window(start=to_micros(start), end=to_micros(end))
+
+
+def _parse_pair(from_text: str, to_text: str, now: datetime) -> tuple[datetime, datetime]:
     from_text, to_text = from_text.strip(), to_text.strip()
     kinds = (_is_duration(from_text), _is_duration(to_text))
     if kinds[0] != kinds[1]:
@@ -105,8 +111,7 @@ def parse_window(from_text: str | None, to_text: str | None, now: datetime) -> W
     else:
         start = _parse_timestamp("from", from_text)
         end = _parse_timestamp("to", to_text)
-    check_window(start, end, now)
-    return Window(start=to_micros(start), end=to_micros(end))
+    return start, end
 
 
 def check_window(start: datetime, end: datetime, now: datetime) -> None:
@@ -131,3 +136,30 @@ def check_window(start: datetime, end: datetime, now: datetime) -> None:
             f"`to` ({end.isoformat()}) is in the future; the window must end by now "
             f"({now.isoformat(timespec='seconds')})."
         )
+
+
+def parse_history_window(
+    from_text: str | None, to_text: str | None, now: datetime, retention: timedelta
+) -> Window:
+    """The insights' window: any span within the retention (default: all of it), since their
+    aggregates are bounded by the number of jobs, not of events."""
+    start, end = (
+        _parse_pair(from_text or "", to_text or "", now)
+        if from_text or to_text
+        else (
+            now - retention,
+            now,
+        )
+    )
+    if start >= end:
+        raise InvalidWindow(
+            f"`from` must be before `to` (from={start.isoformat()}, to={end.isoformat()})."
+        )
+    if start < now - retention - CLOCK_SKEW:
+        raise InvalidWindow(
+            f"`from` ({start.isoformat()}) is older than the retention ({_fmt_hours(retention)}); "
+            f"runs before {(now - retention).isoformat(timespec='seconds')} are no longer kept."
+        )
+    if end > now + CLOCK_SKEW:
+        raise InvalidWindow(f"`to` ({end.isoformat()}) is in the future.")
+    return Window(start=to_micros(start), end=to_micros(end))

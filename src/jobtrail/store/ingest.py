@@ -14,6 +14,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from jobtrail.domain.events import Event, conflict, unique_events
 from jobtrail.domain.logcap import chunks_to_drop
 from jobtrail.domain.materialise import Folded, LogChunk, RunRow, StepRow, fold
+from jobtrail.domain.states import is_terminal
 from jobtrail.store.dialect import executemany, insert, is_retryable, write_transaction
 from jobtrail.store.notify import notify_runs
 from jobtrail.store.schema import events, log_chunks, log_streams, runs, steps
@@ -27,6 +28,16 @@ _ATTEMPTS = 5  # a concurrent writer won a race (deadlock, unique key): retry on
 class IngestResult:
     accepted: int
     duplicates: int
+    # Runs and steps that this batch's new events moved to a final state (for the metrics).
+    finished_runs: tuple[str, ...] = ()
+    finished_steps: tuple[tuple[str, str], ...] = ()
+
+
+def _finished(folded: Folded) -> dict[str, Any]:
+    return {
+        "finished_runs": tuple(r.run_id for r in folded.runs.values() if is_terminal(r.state)),
+        "finished_steps": tuple(k for k, s in folded.steps.items() if is_terminal(s.state)),
+    }
 
 
 def ingest(engine: Engine, org_id: str, batch: Sequence[Event], stream_cap: int) -> IngestResult:
@@ -50,7 +61,7 @@ def ingest(engine: Engine, org_id: str, batch: Sequence[Event], stream_cap: int)
                 stored_chunks = _write_materialised(conn, folded, stream_cap)
                 notify_runs(conn, org_id, _changed_runs(folded, stored_chunks))
             accepted = len(folded.events) + stored_chunks
-            return IngestResult(accepted=accepted, duplicates=len(batch) - accepted)
+            return IngestResult(accepted, len(batch) - accepted, **_finished(folded))
         except DBAPIError as exc:
             if attempt == _ATTEMPTS - 1 or not is_retryable(exc):
                 raise

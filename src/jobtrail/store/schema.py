@@ -102,6 +102,8 @@ runs = Table(
     *_key("last"),
     Column("last_event_ts", BigInteger, nullable=False),
     Index("ix_runs_retention", "org_id", "last_event_ts"),
+    # Insights of one job (SPEC §3.7).
+    Index("ix_runs_job", "org_id", "job_id", "last_event_ts"),
 )
 
 steps = Table(

@@ -1,19 +1,18 @@
 // The Run page: job, state and times; the job DAG; a timeline of steps; a step's logs.
 
-import { $, api, apiStream, element, humanDuration, relative } from "./common.js";
+import {
+  $, api, apiStream, element, focusableRow, formatMs, humanDuration, keyboardList, svg, timeAgo,
+} from "./common.js";
 
-const SVG = "http://www.w3.org/2000/svg";
 const BOX_W = 190;
 const BOX_H = 34;
 const GAP_X = 70;
 const GAP_Y = 16;
+const POLL_MS = 2000;
+const FINAL = new Set(["SUCCEEDED", "FAILED", "CANCELLED"]);
 let tailController = null;
-
-function svg(tag, attrs) {
-  const node = document.createElementNS(SVG, tag);
-  for (const [name, value] of Object.entries(attrs || {})) node.setAttribute(name, String(value));
-  return node;
-}
+let pollTimer = null;
+let current = null;  // { runId, etag, selected, dagShape }
 
 // Each step sits one layer after its deepest dependency, left to right.
 export function layout(steps) {
@@ -118,30 +117,75 @@ function panZoom(root, initial) {
   });
 }
 
+// Steps in the order they started (the API's order), on a time axis; steps that never started
+// (pending, skipped) are listed after them as what they are, without a bar in time.
 function drawTimeline(run, steps, onSelect) {
   const holder = $("timeline");
   holder.replaceChildren();
-  const started = steps.filter((s) => s.startTime);
-  if (!started.length) return;
-  const t0 = Math.min(...started.map((s) => Date.parse(s.startTime)));
-  const t1 = Math.max(...started.map((s) => Date.parse(s.endTime || new Date().toISOString())));
-  const span = Math.max(t1 - t0, 1);
-  for (const step of started) {
+  // A skipped or pending step has a first event but never ran: no bar for it.
+  const ran = (s) => s.startTime && s.state !== "SKIPPED" && s.state !== "PENDING";
+  const started = steps.filter(ran);
+  const now = Date.now();
+  const t0 = started.length ? Math.min(...started.map((s) => Date.parse(s.startTime))) : now;
+  const ends = started.map((s) => (s.endTime ? Date.parse(s.endTime) : now));
+  const t1 = Math.max(t0 + 1, ...ends, run.endTime ? Date.parse(run.endTime) : t0 + 1);
+  const span = t1 - t0;
+  if (started.length) holder.append(timeAxis(span));
+  for (const step of steps) {
     const row = element("div", null, "lane");
+    row.dataset.step = step.name;
     const name = element("button", step.name, "lane-name");
     name.type = "button";
     name.addEventListener("click", () => onSelect(step.name));
     const track = element("div", null, "track");
-    const bar = element("div", null, `bar ${step.state}`);
-    const start = Date.parse(step.startTime) - t0;
-    const end = Date.parse(step.endTime || new Date().toISOString()) - t0;
-    bar.style.left = `${(start / span) * 100}%`;
-    bar.style.width = `${Math.max(((end - start) / span) * 100, 0.5)}%`;
-    bar.title = `${step.startTime} → ${step.endTime || "running"} (${humanDuration(step.duration) || "running"})`;
-    track.append(bar);
+    if (ran(step)) {
+      const bar = element("div", null, `bar ${step.state}`);
+      const start = Date.parse(step.startTime) - t0;
+      const end = (step.endTime ? Date.parse(step.endTime) : now) - t0;
+      bar.style.left = `${(start / span) * 100}%`;
+      bar.style.width = `${Math.max(((end - start) / span) * 100, 0.5)}%`;
+      bar.title = `${step.startTime} → ${step.endTime || "running"} (${humanDuration(step.duration) || "running"})`;
+      track.append(bar);
+    } else {
+      track.append(element("span", step.state === "SKIPPED" ? "skipped" : "not started",
+        `unstarted ${step.state}`));
+    }
     row.append(name, track);
     holder.append(row);
   }
+}
+
+function timeAxis(span) {
+  const axis = element("div", null, "lane axis");
+  const ticks = element("div", null, "track ticks");
+  for (let i = 0; i <= 4; i += 1) {
+    const tick = element("span", i === 0 ? "0" : `+${formatMs((span * i) / 4)}`, "tick");
+    tick.style.left = `${i * 25}%`;
+    ticks.append(tick);
+  }
+  axis.append(element("span", ""), ticks);
+  return axis;
+}
+
+function drawStepList(steps, onSelect) {
+  const body = $("step-list").querySelector("tbody");
+  body.replaceChildren(...steps.map((step) => {
+    const row = focusableRow(element("tr"));
+    row.dataset.step = step.name;
+    const link = element("a", step.name);
+    link.href = "#";
+    link.addEventListener("click", (event) => { event.preventDefault(); onSelect(step.name); });
+    const name = element("td", null, "name");
+    name.append(link);
+    const state = element("td");
+    state.append(element("span", step.state, `badge ${step.state}`));
+    const start = element("td");
+    if (step.startTime) start.append(timeAgo(step.startTime));
+    row.append(name, state, start, element("td", step.duration ? humanDuration(step.duration)
+      : step.startTime ? "running" : ""), element("td", String(step.attempt)));
+    return row;
+  }));
+  keyboardList($("step-list"));
 }
 
 // ANSI SGR colours (30–37, 90–97, bold) become spans with classes; the text stays text.
@@ -176,6 +220,7 @@ async function liveTail(runId, name, stream, target, offset) {
     const resp = await apiStream(path, { follow: "true", offset: String(offset) }, signal);
     if (!resp.ok || !resp.body) return;
     const reader = resp.body.pipeThrough(new TextDecoderStream()).getReader();
+    $(`${stream}-follow`).hidden = false;
     for (;;) {
       const { value, done } = await reader.read();
       if (done) break;
@@ -184,16 +229,28 @@ async function liveTail(runId, name, stream, target, offset) {
     }
   } catch (err) {
     if (err.name !== "AbortError") throw err;  // leaving the step or the page ends the tail
+  } finally {
+    if (!signal.aborted) $(`${stream}-follow`).hidden = true;
   }
 }
 
-async function showStep(runId, name) {
+async function showStep(runId, name, scroll = false) {
   tailController?.abort();
   tailController = null;
+  for (const stream of ["stdout", "stderr"]) $(`${stream}-follow`).hidden = true;
+  if (current) {
+    current.selected = name;
+    current.selectedState = undefined;
+  }
+  for (const node of document.querySelectorAll("#run [data-step]")) {
+    node.classList.toggle("selected", node.dataset.step === name);
+  }
   const panel = $("step-panel");
   panel.hidden = false;
+  if (scroll) document.querySelector(`#step-list tr[data-step="${CSS.escape(name)}"]`)?.scrollIntoView({ block: "center" });
   const resp = await api(`/jobs/v1/runs/${encodeURIComponent(runId)}/steps/${encodeURIComponent(name)}`);
   const step = await resp.json();
+  if (current?.selected === name) current.selectedState = step.state;
   $("step-name").textContent = step.name;
   const facts = $("step-facts");
   facts.replaceChildren();
@@ -212,6 +269,7 @@ async function showStep(runId, name) {
   for (const stream of ["stdout", "stderr"]) {
     const target = $(stream);
     target.replaceChildren();
+    attemptHeader(target, step);
     renderAnsi(target, step[stream]);
     // Offsets count the bytes the server keeps (received minus what the cap dropped).
     const kept = step[`${stream}Bytes`] - step[`${stream}DroppedBytes`];
@@ -243,24 +301,83 @@ function showEarlier(runId, name, stream, from, total) {
   note.append(more);
 }
 
-export async function showRun(runId) {
+// Output of all attempts is one stream; when a step ran more than once, a header says which
+// attempts the output below spans (chunks carry no attempt number to cut at).
+function attemptHeader(target, step) {
+  const attempts = step.stateHistory.filter((h) => h.state === "RUNNING" && h.attempt);
+  if (attempts.length < 2) return;
+  for (const h of attempts) {
+    target.append(element("div", `── attempt ${h.attempt} started ${h.timestamp} ──`, "attempt"));
+  }
+}
+
+export function stopRun() {
+  clearTimeout(pollTimer);
+  pollTimer = null;
   tailController?.abort();
   tailController = null;
-  $("step-panel").hidden = true;
-  const resp = await api(`/jobs/v1/runs/${encodeURIComponent(runId)}`);
-  const run = await resp.json().catch(() => ({}));
-  if (!resp.ok) {
-    $("run-title").textContent = run.message || `The server answered ${resp.status}.`;
-    return;
-  }
+  current = null;
+}
+
+function renderRun(run) {
   $("run-title").textContent = `${run.jobName} · ${run.environment}`;
   const badge = $("run-state");
   badge.textContent = run.state;
   badge.className = `badge ${run.state}`;
+  $("run-live").hidden = FINAL.has(run.state);
   const times = $("run-times");
-  times.textContent = `started ${relative(run.startTime)} (${run.startTime || "—"})` +
-    (run.endTime ? `, ended ${run.endTime}, took ${humanDuration(run.duration)}` : ", still running");
+  times.replaceChildren(element("span", "started "), timeAgo(run.startTime),
+    element("span", ` (${run.startTime || "—"})`), element("span", run.endTime
+      ? `, ended ${run.endTime}, took ${humanDuration(run.duration)}` : ", still running"));
+  const runId = run.runId;
   const select = (name) => showStep(runId, name);
-  drawDag(run.steps, select);
+  // Redraw the DAG only when its shape or a state changed, so a viewer's pan and zoom survive.
+  const shape = JSON.stringify(run.steps.map((s) => [s.name, s.state, s.dependencies]));
+  if (current.dagShape !== shape) {
+    drawDag(run.steps, select);
+    current.dagShape = shape;
+  }
   drawTimeline(run, run.steps, select);
+  drawStepList(run.steps, select);
+  for (const node of document.querySelectorAll("#run [data-step]")) {
+    node.classList.toggle("selected", node.dataset.step === current.selected);
+  }
+}
+
+async function poll(runId) {
+  if (!current || current.runId !== runId) return;
+  const resp = await api(`/jobs/v1/runs/${encodeURIComponent(runId)}`, null,
+    { headers: current.etag ? { "If-None-Match": current.etag } : {} }).catch(() => null);
+  if (!current || current.runId !== runId) return;
+  if (resp?.status === 200) {
+    current.etag = resp.headers.get("ETag");
+    const run = await resp.json();
+    const before = current.selectedState;
+    renderRun(run);
+    const selected = run.steps.find((s) => s.name === current.selected);
+    current.selectedState = selected?.state;
+    // The open step changed state: show its new facts (and, once it ended, its whole output).
+    if (selected && before !== undefined && before !== selected.state) showStep(runId, selected.name);
+    if (FINAL.has(run.state)) return;
+  }
+  pollTimer = setTimeout(() => poll(runId), POLL_MS);
+}
+
+export async function showRun(runId) {
+  stopRun();
+  $("step-panel").hidden = true;
+  current = { runId, etag: null, selected: null, dagShape: null };
+  const resp = await api(`/jobs/v1/runs/${encodeURIComponent(runId)}`);
+  const run = await resp.json().catch(() => ({}));
+  if (!resp.ok) {
+    $("run-title").textContent = run.message || `The server answered ${resp.status}.`;
+    $("run-state").textContent = "";
+    $("run-state").className = "";
+    return;
+  }
+  current.etag = resp.headers.get("ETag");
+  renderRun(run);
+  const failed = run.steps.find((s) => s.state === "FAILED");
+  if (failed) await showStep(runId, failed.name, true);
+  if (!FINAL.has(run.state)) pollTimer = setTimeout(() => poll(runId), POLL_MS);
 }

@@ -1,0 +1,97 @@
+"""`/metrics` scraped and parsed with prometheus-client's own parser, under `--workers 2`."""
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import Engine
+
+from tests.support import Api, Org, Server, ago, make_org, simple_run, start_server
+
+
+@pytest.fixture(scope="module")
+def workers(
+    db_url: str, engine: Engine, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    log = tmp_path_factory.mktemp("w") / "server.log"
+    srv = start_server(db_url, log, args=["--workers", "2"])
+    yield srv
+    srv.stop()
+
+
+def _samples(server: Server) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    resp = httpx.get(f"{server.url}/metrics")
+    assert resp.status_code == 200
+    assert resp.headers["content-type"].startswith("text/plain")
+    out = {}
+    for family in text_string_to_metric_families(resp.text):
+        for s in family.samples:
+            out[(s.name, frozenset(s.labels.items()))] = s.value
+    return out
+
+
+def _value(samples: dict[Any, float], name: str, **labels: str) -> float | None:
+    return samples.get((name, frozenset(labels.items())))
+
+
+def test_metrics_under_two_workers(workers: Server, engine: Engine) -> None:
+    org = make_org(engine)
+    job = f"metrics-{uuid.uuid4().hex[:6]}"
+    apis = [Api(workers, org) for _ in range(6)]  # separate connections: both workers ingest
+    sent = [
+        simple_run(ago(hours=1, minutes=i), f"r{i}", job=job, fail=i % 3 == 0) for i in range(6)
+    ]
+    for api, events in zip(apis, sent, strict=True):
+        api.ingest(events)
+    apis[3].ingest(sent[0])  # the same events again: duplicates, nothing counted twice
+    running = simple_run(ago(minutes=5), "live", job=job)[:2]
+    apis[1].ingest(running)
+    bad = apis[2].post("/jobs/v1/events", json={"events": [{"kind": "nope"}]})
+    assert bad.status_code == 400
+    conflict = {**sent[1][0], "state": "FAILED"}  # a stored eventId with other content
+    assert apis[2].post("/jobs/v1/events", json={"events": [conflict]}).status_code == 409
+    for api in apis:
+        api.close()
+    # Every scrape, whichever worker answers it, sees the sum of both workers' series.
+    scrapes = [_samples(workers) for _ in range(4)]
+    for samples in scrapes:
+        labels = {"job": job, "environment": "prod"}
+        assert _value(samples, "jobtrail_runs_finished_total", **labels, state="FAILED") == 2
+        assert _value(samples, "jobtrail_runs_finished_total", **labels, state="SUCCEEDED") == 4
+        assert _value(samples, "jobtrail_run_duration_seconds_count", **labels) == 6
+        assert _value(samples, "jobtrail_run_duration_seconds_sum", **labels) == 42  # 7 s each
+        assert _value(samples, "jobtrail_run_duration_seconds_bucket", **labels, le="5.0") == 0
+        assert _value(samples, "jobtrail_run_duration_seconds_bucket", **labels, le="15.0") == 6
+        assert _value(samples, "jobtrail_step_duration_seconds_count", **labels) == 12
+        assert _value(samples, "jobtrail_runs_in_progress", **labels) == 1
+        last = _value(samples, "jobtrail_last_success_timestamp_seconds", **labels)
+        assert last is not None
+        assert abs(last - ago(hours=1, minutes=1).timestamp()) < 120
+        assert _value(samples, "jobtrail_events_ingested_total") == 6 * 9 + 2
+        assert _value(samples, "jobtrail_events_rejected_total", reason="duplicate") == 9
+        assert _value(samples, "jobtrail_events_rejected_total", reason="invalid_events") == 1
+        assert _value(samples, "jobtrail_events_rejected_total", reason="event_conflict") == 1
+        assert not any("organization" in dict(k[1]) for k in samples)
+        http = [k for k in samples if k[0] == "jobtrail_http_request_duration_seconds_count"]
+        routes = {dict(k[1])["route"] for k in http}
+        assert "/organizations/{organizationId}/jobs/v1/events" in routes  # templates
+
+
+def test_organization_label_only_when_asked(
+    db_url: str, engine: Engine, tmp_path: Path, org: Org
+) -> None:
+    srv = start_server(db_url, tmp_path / "server.log", JOBTRAIL_METRICS_ORG_LABEL="true")
+    try:
+        api = Api(srv, org)
+        api.ingest(simple_run(ago(hours=1), "one", job="labelled"))
+        api.close()
+        samples = _samples(srv)
+        labels = {"organization": org.id, "job": "labelled", "environment": "prod"}
+        assert _value(samples, "jobtrail_runs_finished_total", **labels, state="SUCCEEDED") == 1
+        assert _value(samples, "jobtrail_runs_in_progress", **labels) == 0
+    finally:
+        srv.stop()
