@@ -89,7 +89,7 @@ def main() -> None:
     args = parser.parse_args()
     with _sqlite() as db_url, serve(db_url) as (server, engine):
         org = make_org(engine)
-        api = Api(server, org, "ingest")
+        api = Api(server, org, "admin")
         events = runs_events(args.runs, args.jobs) + dag_events()
         for i in range(0, len(events), 10_000):
             api.ingest(events[i : i + 10_000])

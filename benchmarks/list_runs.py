@@ -93,7 +93,7 @@ def main() -> None:
     for name, backend in backends():
         with backend() as db_url, serve(db_url) as (server, engine):  # type: ignore[operator]
             org = make_org(engine)
-            api = Api(server, org, "ingest")
+            api = Api(server, org, "admin")
             for i in range(0, len(events), 5000):
                 api.ingest(events[i : i + 5000])
             with engine.connect() as conn:

@@ -100,7 +100,7 @@ def main() -> None:
         with backend() as db_url:  # type: ignore[operator]
             with serve(db_url, JOBTRAIL_LOG_STREAM_CAP=cap) as (server, engine):
                 org = make_org(engine)
-                api = Api(server, org, "ingest")
+                api = Api(server, org, "admin")
                 p50, p95, size = detail_p50(api)
                 run_id = load_big_log(api)
                 api.close()

@@ -92,7 +92,8 @@ def make_api(server: Server) -> Iterator[MakeApi]:
 
 @pytest.fixture
 def api(make_api: MakeApi, org: Org) -> Api:
-    return make_api(org, "ingest")
+    """A client that both reports and reads (an ingest key may not read): role admin."""
+    return make_api(org, "admin")
 
 
 @pytest.fixture

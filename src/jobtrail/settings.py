@@ -8,6 +8,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from jobtrail.domain.events import TimeBounds
 from jobtrail.domain.logcap import DEFAULT_STREAM_CAP
+from jobtrail.domain.ratelimit import Limits, Rule
 
 DEFAULT_DB = "sqlite:///./jobtrail.db"
 _PLACEHOLDERS = {"changeme", "change-me", "secret", "password", "jobtrail", "dev", "test"}
@@ -52,6 +53,21 @@ class Settings(BaseSettings):
     log_stream_cap: int = Field(default=DEFAULT_STREAM_CAP, ge=1024)
     key_cache_seconds: float = Field(default=2.0, ge=0, le=60)
     metrics_org_label: bool = False
+    # Rate limits (token buckets) per API key and per organization: requests per second (0: no
+    # limit, the default) and the burst a bucket holds; shared through the store, settled by
+    # each server process every `rate_limit_sync` seconds.
+    rate_limit_key_rate: float = Field(default=0.0, ge=0)
+    rate_limit_key_burst: int = Field(default=100, ge=1)
+    rate_limit_org_rate: float = Field(default=0.0, ge=0)
+    rate_limit_org_burst: int = Field(default=1000, ge=1)
+    rate_limit_sync: float = Field(default=1.0, gt=0, le=60)
+
+    def rate_limits(self) -> Limits:
+        key, org = self.rate_limit_key_rate, self.rate_limit_org_rate
+        return Limits(
+            key=Rule(key, self.rate_limit_key_burst) if key else None,
+            org=Rule(org, self.rate_limit_org_burst) if org else None,
+        )
 
     @field_validator("db")
     @classmethod

@@ -89,7 +89,7 @@ def test_any_order_any_batching_same_output(
 ) -> None:
     first: Org = make_org(engine)
     second: Org = make_org(engine)
-    a, b = make_api(first), make_api(second)
+    a, b = make_api(first, "admin"), make_api(second, "admin")
     a.ingest(events)
     shuffled = data.draw(st.permutations(events))
     dupes = data.draw(st.lists(st.sampled_from(events), max_size=5))

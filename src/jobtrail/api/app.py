@@ -17,9 +17,11 @@ from jobtrail.api import (
     routes_health,
     routes_insights,
     routes_logs,
+    routes_org,
     routes_runs,
     routes_tokens,
 )
+from jobtrail.api.auth import document_roles
 from jobtrail.api.context import AppContext
 from jobtrail.api.docs import BASE, OPENAPI_URL, install_docs
 from jobtrail.api.errors import install_error_handlers
@@ -53,6 +55,22 @@ async def _prune_forever(ctx: AppContext) -> None:
         await asyncio.sleep(interval)
 
 
+async def _sync_forever(ctx: AppContext) -> None:
+    """Settle the rate limits with the other server processes and record key usage, in
+    batches, so that requests never wait on the store for either."""
+    while True:
+        await asyncio.sleep(ctx.settings.rate_limit_sync)
+        await _sync(ctx)
+
+
+async def _sync(ctx: AppContext) -> None:
+    try:
+        await run_in_threadpool(ctx.limiter.sync)
+        await run_in_threadpool(ctx.usage.flush)
+    except Exception:
+        log.exception("rate limits and key usage: sync failed; will try again")
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app for one store. Migrations are applied by `jobtrail serve` before this."""
     settings = settings or Settings()
@@ -63,13 +81,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         task = asyncio.create_task(_prune_forever(ctx))
         ctx.live.start(asyncio.get_running_loop())
+        sync = asyncio.create_task(_sync_forever(ctx))
         # Everything built at start-up lives as long as the process: keep it out of the garbage
         # collector's scans, which otherwise cost a fifth of large ingestion requests.
         gc.freeze()
         yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        for running in (task, sync):
+            running.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await running
+        await _sync(ctx)
         ctx.live.stop()
         engine.dispose()
 
@@ -84,9 +105,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.ctx = ctx
     install_error_handlers(app)
     app.add_middleware(HeaderLimits)
-    for module in (routes_tokens, routes_runs, routes_logs, routes_events, routes_insights):
+    for module in (
+        routes_tokens,
+        routes_runs,
+        routes_logs,
+        routes_events,
+        routes_insights,
+        routes_org,
+    ):
         app.include_router(module.router, prefix=BASE)
     app.include_router(routes_health.router)
+    document_roles(app)
     retain = int(settings.retention.total_seconds() * 1_000_000)
     store = StoreCollector(engine, settings.metrics_org_label, retain)
     install_metrics(app, ctx.metrics, store)

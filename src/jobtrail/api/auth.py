@@ -1,15 +1,19 @@
-"""Request authentication: API keys at the token endpoints, bearer tokens everywhere else."""
+"""Request authentication: API keys at the token endpoints, bearer tokens everywhere else, each
+operation open to the roles that may do its action (least privilege), then the rate limits."""
 
-from collections.abc import Callable
-from typing import Annotated
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any
 
-from fastapi import Depends, Path
+from fastapi import Depends, FastAPI, Path
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from jobtrail.api import tokens
 from jobtrail.api.context import AppContext, get_context
 from jobtrail.domain.errors import Forbidden, Unauthorized
-from jobtrail.domain.roles import allows
+from jobtrail.domain.roles import Action, allows, refusal, roles_for
+from jobtrail.store.accounts import now_micros
 
 bearer = HTTPBearer(
     auto_error=False,
@@ -22,10 +26,12 @@ OrgId = Annotated[
     str, Path(alias="organizationId", description="The organization's id (a UUID).", max_length=100)
 ]
 
+ROLES_EXTENSION = "x-jobtrail-roles"
+
 
 def require(action: str) -> Callable[..., tokens.Claims]:
     """A dependency that admits a valid, unrevoked token of this path's organization whose role
-    allows `action`."""
+    allows `action`, within the rate limits of its key and organization."""
 
     def dependency(
         org_id: OrgId,
@@ -40,11 +46,46 @@ def require(action: str) -> Callable[..., tokens.Claims]:
         if claims.org_id != org_id:
             raise Forbidden("This token is not allowed for this organization.")
         if not allows(claims.role, action):
-            raise Forbidden(f"A token with role `{claims.role}` may not {action}.")
+            raise Forbidden(refusal(claims.role, action))
+        ctx.limiter.check(org_id, claims.key_id)
+        ctx.usage.note(claims.key_id, now_micros())
         return claims
 
+    dependency.jobtrail_action = action  # type: ignore[attr-defined]  # read by document_roles
     return dependency
 
 
-Reader = Annotated[tokens.Claims, Depends(require("read"))]
-Ingester = Annotated[tokens.Claims, Depends(require("ingest"))]
+Reader = Annotated[tokens.Claims, Depends(require(Action.READ))]
+Ingester = Annotated[tokens.Claims, Depends(require(Action.INGEST))]
+Admin = Annotated[tokens.Claims, Depends(require(Action.ADMIN))]
+Member = Annotated[tokens.Claims, Depends(require(Action.ORGANIZATION))]
+
+
+def route_action(route: APIRoute) -> str | None:
+    """The action a route's token must allow, or None for routes without a bearer token."""
+    for dependant in _walk(route.dependant):
+        action = getattr(dependant.call, "jobtrail_action", None)
+        if action is not None:
+            return str(action)
+    return None
+
+
+def _walk(dependant: Dependant) -> Iterator[Dependant]:
+    for sub in dependant.dependencies:
+        yield sub
+        yield from _walk(sub)
+
+
+def document_roles(app: FastAPI) -> None:
+    """Name in every operation of the OpenAPI the roles it admits (`x-jobtrail-roles` and a line
+    of its description), from the dependency that enforces it, so the two cannot drift."""
+    for route in app.routes:
+        if not isinstance(route, APIRoute) or (action := route_action(route)) is None:
+            continue
+        roles = roles_for(action)
+        extra: dict[str, Any] = dict(route.openapi_extra or {})
+        extra[ROLES_EXTENSION] = roles
+        route.openapi_extra = extra
+        line = f"Needs a token with role {' or '.join(f'`{r}`' for r in roles)}."
+        if line not in route.description:
+            route.description = f"{route.description}\n\n{line}".strip()

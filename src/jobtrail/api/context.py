@@ -1,4 +1,5 @@
-"""What a request handler needs from the process: the store, the settings, the signing secret."""
+"""What a request handler needs from the process: the store, the settings, the signing secret,
+and the per-process caches in front of the store (key validity, key usage, rate limits)."""
 
 import threading
 import time
@@ -11,6 +12,7 @@ from jobtrail.api.live import LiveTails
 from jobtrail.api.metrics import Metrics
 from jobtrail.settings import Settings
 from jobtrail.store import accounts
+from jobtrail.store.ratelimit import Limiter
 
 
 class KeyCache:
@@ -36,6 +38,41 @@ class KeyCache:
         return ok
 
 
+class KeyUsage:
+    """When keys were last used, kept to the minute without a write per request: bearer uses are
+    noted in memory and written by the background task (`flush`), token exchanges at once; this
+    process writes a key's row at most once a minute, and the store's conditional update keeps
+    it so across processes."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._lock = threading.Lock()
+        self._written: dict[str, int] = {}  # key id → when this process last recorded a use
+        self._pending: dict[str, int] = {}
+
+    def note(self, key_id: str, at: int) -> None:
+        with self._lock:
+            if at - self._written.get(key_id, 0) >= accounts.USAGE_RESOLUTION:
+                self._pending[key_id] = at
+
+    def record(self, key_id: str, at: int) -> None:
+        """Write now (a token exchange, already a store round trip) if not done this minute."""
+        self.note(key_id, at)
+        with self._lock:
+            due = self._pending.pop(key_id, None)
+            if due is not None:
+                self._written[key_id] = due
+        if due is not None:
+            accounts.touch_key(self._engine, key_id, due)
+
+    def flush(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, {}
+            self._written.update(pending)
+        for key_id, at in sorted(pending.items()):
+            accounts.touch_key(self._engine, key_id, at)
+
+
 @dataclass
 class AppContext:
     settings: Settings
@@ -44,11 +81,15 @@ class AppContext:
     keys: KeyCache = field(init=False)
     live: LiveTails = field(init=False)
     metrics: Metrics = field(init=False)
+    usage: KeyUsage = field(init=False)
+    limiter: Limiter = field(init=False)
 
     def __post_init__(self) -> None:
         self.keys = KeyCache(self.engine, self.settings.key_cache_seconds)
         self.live = LiveTails(self.engine)
         self.metrics = Metrics(self.settings.metrics_org_label)
+        self.usage = KeyUsage(self.engine)
+        self.limiter = Limiter(self.engine, self.settings.rate_limits())
 
 
 async def get_context(request: Request) -> AppContext:

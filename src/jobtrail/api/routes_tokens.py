@@ -22,13 +22,23 @@ router = APIRouter(tags=["Credentials"])
 _BAD_KEY = "The API key is missing, wrong, revoked or expired."
 
 
-def _check_key(key: accounts.ApiKey | None, org_id: str, secret: str) -> accounts.ApiKey:
+_WRONG_KIND = {
+    "v3": "This is a v3 API key: exchange it at `/credentials/v3/token` with the headers "
+    "`X-API-Key-ID` and `X-API-Key`.",
+    "v2": "This is a legacy v2 API key: exchange it at `/credentials/v2/token` with the header "
+    "`X-API-Key` alone.",
+}
+
+
+def _check_key(key: accounts.ApiKey | None, org_id: str, secret: str, kind: str) -> accounts.ApiKey:
     if key is None or key.org_id != org_id:
         raise Unauthorized(_BAD_KEY)
     if not hmac.compare_digest(key.secret_hash, accounts.hash_secret(secret)):
         raise Unauthorized(_BAD_KEY)
     if not key.usable(accounts.now_micros()):
         raise Unauthorized(_BAD_KEY)
+    if key.kind != kind:  # said only to whoever holds the secret
+        raise Unauthorized(_WRONG_KIND[key.kind])
     return key
 
 
@@ -49,10 +59,12 @@ def _exchange(ctx: AppContext, org_id: str, key_id: str | None, secret: str | No
         key = accounts.find_key_by_secret(ctx.engine, org_id, secret)
     else:
         key = accounts.get_key(ctx.engine, key_id)
-    return _token_response(ctx, _check_key(key, org_id, secret))
+    checked = _check_key(key, org_id, secret, "v2" if key_id is None else "v3")
+    ctx.usage.record(checked.key_id, accounts.now_micros())
+    return _token_response(ctx, checked)
 
 
-_RESPONSES = {k: v for k, v in ERROR_RESPONSES.items() if k != 403}
+_RESPONSES = {k: v for k, v in ERROR_RESPONSES.items() if k not in (403, 429)}
 
 
 @router.get(
@@ -60,6 +72,7 @@ _RESPONSES = {k: v for k, v in ERROR_RESPONSES.items() if k != 403}
     response_model=TokenResponse,
     responses=_RESPONSES,
     summary="Exchange an API key id and key for a bearer token",
+    description="For v3 keys (the default kind); a legacy v2 key is refused here with 401.",
 )
 async def token_v3(
     org_id: OrgId,
@@ -75,6 +88,7 @@ async def token_v3(
     response_model=TokenResponse,
     responses=_RESPONSES,
     summary="Exchange a legacy API key (no key id) for a bearer token",
+    description="For legacy v2 keys only; a v3 key is refused here with 401.",
 )
 async def token_v2(
     org_id: OrgId,

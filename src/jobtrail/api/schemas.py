@@ -81,6 +81,11 @@ ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
     401: {"model": ErrorBody, "description": "No, invalid or expired token."},
     403: {"model": ErrorBody, "description": "Token not allowed for this organization or action."},
     404: {"model": ErrorBody, "description": "Unknown organization, run or step."},
+    429: {
+        "model": ErrorBody,
+        "description": "Over the rate limit of the key or organization; retry after the "
+        "`Retry-After` header's seconds.",
+    },
 }
 
 
@@ -139,3 +144,27 @@ class JobInsight(JobHealth):
     slowestSteps: list[StepHealth] = Field(description="Up to 10, by median duration.")
     failingSteps: list[StepHealth] = Field(description="Up to 10 steps that failed, most first.")
     lastRuns: list[RunSummary]
+
+
+class Organization(_Out):
+    organizationId: str
+    name: str
+
+
+class ApiKeyOut(_Out):
+    keyId: str
+    name: str
+    role: str = Field(description="read, ingest or admin.")
+    kind: str = Field(description="v3 (exchanged with key id and key) or v2 (legacy: key alone).")
+    createdAt: str
+    lastUsedAt: str | None = Field(description="Kept to the minute; null when never used.")
+    expiresAt: str | None
+    revokedAt: str | None
+
+
+class NewApiKeyOut(ApiKeyOut):
+    key: str = Field(description="The secret, shown only in this response; only a hash is kept.")
+    openLineageApiKey: str | None = Field(
+        default=None,
+        description="For role ingest: `<keyId>.<secret>`, the value of OPENLINEAGE_API_KEY.",
+    )

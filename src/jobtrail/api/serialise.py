@@ -94,3 +94,17 @@ def state_change(row: Any) -> dict[str, Any]:
         "exitCode": row.exit_code,
         "message": row.message,
     }
+
+
+def key_summary(key: Any) -> dict[str, Any]:
+    """An API key as the key-management API shows it (never its secret or hash)."""
+    return {
+        "keyId": key.key_id,
+        "name": key.name,
+        "role": key.role,
+        "kind": key.kind,
+        "createdAt": format_ts(key.created_at),
+        "lastUsedAt": _ts(key.last_used_at),
+        "expiresAt": _ts(key.expires_at),
+        "revokedAt": _ts(key.revoked_at),
+    }

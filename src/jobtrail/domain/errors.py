@@ -66,3 +66,15 @@ class Unavailable(JobtrailError):
     code = "unavailable"
     status = 503
     retry_after = 5  # seconds, sent as `Retry-After`
+
+
+class RateLimited(JobtrailError):
+    """Over a rate limit: the client may retry after `retry_after` seconds (sent as
+    `Retry-After`)."""
+
+    code = "rate_limited"
+    status = 429
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

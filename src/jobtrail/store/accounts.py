@@ -5,8 +5,9 @@ import secrets
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, or_, select, update
 
 from jobtrail.store.dialect import insert_ignore, write_transaction
 from jobtrail.store.schema import api_keys, organizations, settings
@@ -34,15 +35,26 @@ class ApiKey:
     created_at: int
     expires_at: int | None
     revoked_at: int | None
+    last_used_at: int | None = None
 
     def usable(self, at: int) -> bool:
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > at)
+
+    @property
+    def kind(self) -> str:
+        """`v3` keys are exchanged with their id and secret, legacy `v2` keys with the secret."""
+        return f"v{self.version}"
 
 
 @dataclass(frozen=True)
 class NewKey:
     key: ApiKey
     secret: str
+
+    @property
+    def openlineage_credential(self) -> str:
+        """The static bearer value an OpenLineage transport sends (`OPENLINEAGE_API_KEY`)."""
+        return f"{self.key.key_id}.{self.secret}"
 
 
 def create_org(engine: Engine, name: str) -> str:
@@ -58,10 +70,22 @@ def org_exists(engine: Engine, org_id: str) -> bool:
         return conn.execute(stmt).first() is not None
 
 
+def org_name(engine: Engine, org_id: str) -> str | None:
+    with engine.connect() as conn:
+        stmt = select(organizations.c.name).where(organizations.c.id == org_id)
+        name: str | None = conn.execute(stmt).scalar_one_or_none()
+        return name
+
+
 def list_orgs(engine: Engine) -> list[tuple[str, str]]:
     with engine.connect() as conn:
         stmt = select(organizations.c.id, organizations.c.name).order_by(organizations.c.name)
         return [(r.id, r.name) for r in conn.execute(stmt)]
+
+
+def expiry_after(lifetime: timedelta) -> int:
+    """When a key created now with this lifetime expires (microseconds)."""
+    return now_micros() + lifetime // timedelta(microseconds=1)
 
 
 def create_key(
@@ -122,6 +146,28 @@ def revoke_key(engine: Engine, key_id: str) -> bool:
             update(api_keys)
             .where(api_keys.c.key_id == key_id, api_keys.c.revoked_at.is_(None))
             .values(revoked_at=now_micros())
+        )
+        return result.rowcount == 1
+
+
+USAGE_RESOLUTION = 60_000_000  # microseconds: `last_used_at` is kept to the minute
+
+
+def touch_key(engine: Engine, key_id: str, at: int) -> bool:
+    """Record that a key was used at `at`, unless a use within the last minute is already
+    recorded: the conditional UPDATE writes a key's row at most once a minute, whichever
+    server process sees the use. Whether it wrote."""
+    with write_transaction(engine) as conn:
+        result = conn.execute(
+            update(api_keys)
+            .where(
+                api_keys.c.key_id == key_id,
+                or_(
+                    api_keys.c.last_used_at.is_(None),
+                    api_keys.c.last_used_at <= at - USAGE_RESOLUTION,
+                ),
+            )
+            .values(last_used_at=at)
         )
         return result.rowcount == 1
 

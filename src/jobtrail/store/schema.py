@@ -4,6 +4,7 @@ times are integer microseconds since the epoch (UTC) so both dialects sort and c
 from sqlalchemy import (
     BigInteger,
     Column,
+    Float,
     Index,
     Integer,
     LargeBinary,
@@ -46,8 +47,20 @@ api_keys = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("expires_at", BigInteger),
     Column("revoked_at", BigInteger),
+    # Written at most once a minute per key (see accounts.touch_key), so stale keys show.
+    Column("last_used_at", BigInteger),
     Index("ix_api_keys_key_id", "key_id", unique=True),
     Index("ix_api_keys_org_hash", "org_id", "secret_hash"),
+)
+
+# Shared token buckets of the rate limits, one row per scope (`key:<id>`, `org:<id>`): each
+# server process settles what it admitted into them in batches (store/ratelimit.py).
+rate_buckets = Table(
+    "rate_buckets",
+    metadata,
+    Column("scope", String(100), primary_key=True),
+    Column("level", Float, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
 )
 
 # State changes of runs and steps (log events are kept as log chunks only).
