@@ -113,9 +113,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         routes_insights,
         routes_org,
     ):
+        document_roles(module.router)
         app.include_router(module.router, prefix=BASE)
     app.include_router(routes_health.router)
-    document_roles(app)
     retain = int(settings.retention.total_seconds() * 1_000_000)
     store = StoreCollector(engine, settings.metrics_org_label, retain)
     install_metrics(app, ctx.metrics, store)

@@ -4,7 +4,7 @@ operation open to the roles that may do its action (least privilege), then the r
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Path
+from fastapi import APIRouter, Depends, Path
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
@@ -76,10 +76,11 @@ def _walk(dependant: Dependant) -> Iterator[Dependant]:
         yield from _walk(sub)
 
 
-def document_roles(app: FastAPI) -> None:
+def document_roles(router: APIRouter) -> None:
     """Name in every operation of the OpenAPI the roles it admits (`x-jobtrail-roles` and a line
-    of its description), from the dependency that enforces it, so the two cannot drift."""
-    for route in app.routes:
+    of its description), from the dependency that enforces it, so the two cannot drift. Call it
+    on each router before including it."""
+    for route in router.routes:
         if not isinstance(route, APIRoute) or (action := route_action(route)) is None:
             continue
         roles = roles_for(action)

@@ -1,0 +1,155 @@
+"""The role matrix (SPEC §3.1, least privilege): every operation of the API, with no token and
+with each role → the exact status. The rows are checked against the server's own OpenAPI
+document, so a new endpoint without a row here fails, and so do documented roles that drift."""
+
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import Engine
+
+from jobtrail.store import accounts
+from tests.conftest import MakeApi
+from tests.support import BASE, Api, Org, Server, ago, simple_run
+
+ORG = f"{BASE}/organizations/{{organizationId}}"
+RUN = f"{ORG}/jobs/v1/runs/{{runId}}"
+KEYS = f"{ORG}/keys/v1/keys"
+READERS = ("read", "admin")
+WRITERS = ("ingest", "admin")
+ADMINS = ("admin",)
+EVERYONE = ("read", "ingest", "admin")
+PUBLIC = "public"  # no token needed
+V3_KEY, V2_KEY = "v3 key", "v2 key"  # token exchanges: the key's own kind, any role
+
+# (method, path) → who may: the roles admitted with a bearer token, PUBLIC, or a key kind.
+MATRIX: dict[tuple[str, str], tuple[str, ...] | str] = {
+    ("GET", f"{ORG}/credentials/v3/token"): V3_KEY,
+    ("GET", f"{ORG}/credentials/v2/token"): V2_KEY,
+    ("GET", f"{ORG}/jobs/v1/runs"): READERS,
+    ("GET", RUN): READERS,
+    ("GET", f"{RUN}/steps"): READERS,
+    ("GET", f"{RUN}/steps/{{stepName}}"): READERS,
+    ("GET", f"{RUN}/steps/{{stepName}}/logs/{{stream}}"): READERS,
+    ("POST", f"{ORG}/jobs/v1/events"): WRITERS,
+    ("GET", ORG): EVERYONE,
+    ("GET", KEYS): ADMINS,
+    ("POST", KEYS): ADMINS,
+    ("DELETE", f"{KEYS}/{{keyId}}"): ADMINS,
+    ("GET", "/healthz"): PUBLIC,
+    ("GET", "/readyz"): PUBLIC,
+}
+SUCCESS = {"GET": 200, "POST": 200, "DELETE": 204}
+CREATED = {("POST", KEYS): 201}
+BODIES: dict[str, Any] = {f"{ORG}/jobs/v1/events": {"events": []}, KEYS: {"role": "read"}}
+QUERIES = {f"{ORG}/jobs/v1/runs": {"from": "PT-1H", "to": "PT0S"}}
+COLUMNS = ("no token", *EVERYONE)
+
+
+def _operations(server: Server) -> dict[tuple[str, str], dict[str, Any]]:
+    doc = httpx.get(f"{server.url}{BASE}/openapi.json").json()
+    return {
+        (method.upper(), path): op
+        for path, ops in doc["paths"].items()
+        for method, op in ops.items()
+    }
+
+
+def test_every_operation_has_a_row_and_documents_its_roles(server: Server) -> None:
+    operations = _operations(server)
+    assert sorted(operations) == sorted(MATRIX)
+    for row, who in MATRIX.items():
+        documented = operations[row].get("x-jobtrail-roles")
+        assert documented == (list(who) if isinstance(who, tuple) else None), row
+        if isinstance(who, tuple):
+            roles = " or ".join(f"`{r}`" for r in who)
+            assert f"Needs a token with role {roles}." in operations[row]["description"], row
+
+
+def _expected(row: tuple[str, str], who: tuple[str, ...], column: str) -> int:
+    if column == "no token":
+        return 401
+    if column not in who:
+        return 403
+    return CREATED.get(row, SUCCESS[row[0]])
+
+
+@pytest.fixture
+def filled(engine: Engine, org: Org, api: Api) -> dict[str, str]:
+    """Path parameters that name real things of `org`: a run with its steps."""
+    api.ingest(simple_run(ago(minutes=30), "matrix", fail=True))
+    (run,) = api.runs("PT-1H", "PT0S").json()
+    return {"organizationId": org.id, "runId": run["runId"], "stepName": "run-dbt"}
+
+
+@pytest.mark.parametrize(
+    "row", [r for r, who in MATRIX.items() if isinstance(who, tuple)], ids=" ".join
+)
+def test_bearer_operation_admits_exactly_its_roles(
+    row: tuple[str, str], engine: Engine, org: Org, make_api: MakeApi, filled: dict[str, str]
+) -> None:
+    method, template = row
+    who = MATRIX[row]
+    assert isinstance(who, tuple)
+    clients = {role: make_api(org, role) for role in EVERYONE}
+    got: dict[str, int] = {}
+    for column in COLUMNS:
+        values = {**filled, "stream": "stdout"}
+        values["keyId"] = accounts.create_key(engine, org.id, "read").key.key_id
+        headers = (
+            {} if column == "no token" else {"Authorization": f"Bearer {clients[column].token}"}
+        )
+        resp = clients["admin"].http.request(
+            method,
+            template.format(**values),
+            headers=headers,
+            params=QUERIES.get(template),
+            json=BODIES.get(template),
+        )
+        got[column] = resp.status_code
+        if resp.status_code == 403:
+            body = resp.json()
+            assert body["error"] == "forbidden"
+            assert f"role `{column}` may not" in body["message"]
+    assert got == {c: _expected(row, who, c) for c in COLUMNS}
+
+
+def test_public_operations_need_no_token(server: Server) -> None:
+    for (method, path), who in MATRIX.items():
+        if who == PUBLIC:
+            assert httpx.request(method, server.url + path).status_code == 200, path
+
+
+def _exchange(server: Server, org: Org, kind: str, key: accounts.NewKey) -> httpx.Response:
+    headers = {"X-API-Key": key.secret}
+    if kind == "v3":
+        headers["X-API-Key-ID"] = key.key.key_id
+    url = f"{server.url}{BASE}/organizations/{org.id}/credentials/{kind}/token"
+    return httpx.get(url, headers=headers)
+
+
+def test_each_key_kind_only_at_its_own_token_endpoint(
+    server: Server, engine: Engine, org: Org
+) -> None:
+    """Every role's v3 key at v3 and v2 key at v2 → 200; each at the other endpoint → 401
+    saying where it belongs."""
+    legacy = {role: accounts.create_key(engine, org.id, role, v2=True) for role in EVERYONE}
+    got: dict[tuple[str, str, str], int] = {}
+    for role in EVERYONE:
+        for kind, key in (("v3", org.keys[role]), ("v2", legacy[role])):
+            for endpoint in ("v3", "v2"):
+                resp = _exchange(server, org, endpoint, key)
+                got[(role, kind, endpoint)] = resp.status_code
+                if endpoint != kind:
+                    assert resp.json()["error"] == "unauthorized"
+                    assert f"/credentials/{kind}/token" in resp.json()["message"]
+    assert got == {k: 200 if k[1] == k[2] else 401 for k in got}
+    assert set(MATRIX.values()) >= {V3_KEY, V2_KEY}
+
+
+def test_a_wrong_secret_never_learns_the_key_kind(server: Server, engine: Engine, org: Org) -> None:
+    legacy = accounts.create_key(engine, org.id, "read", v2=True)
+    forged = accounts.NewKey(legacy.key, "not-the-secret")
+    resp = _exchange(server, org, "v3", forged)
+    assert resp.status_code == 401
+    assert "v2" not in resp.json()["message"]
