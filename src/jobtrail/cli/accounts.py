@@ -74,7 +74,7 @@ def key_create(
             raise fail(
                 f"--expires {expires!r} is not an ISO 8601 duration such as P90D.", 2
             ) from None
-        expires_at = accounts.now_micros() + int(lifetime.total_seconds() * 1_000_000)
+        expires_at = accounts.expiry_after(lifetime)
     new = accounts.create_key(engine, org, role.value, name=name, v2=v2, expires_at=expires_at)
     body = {"keyId": new.key.key_id, "key": new.secret, "role": role.value, "organizationId": org}
     if as_json:
@@ -103,13 +103,14 @@ def key_list(
             "createdAt": format_ts(k.created_at),
             "expiresAt": format_ts(k.expires_at) if k.expires_at else None,
             "revokedAt": format_ts(k.revoked_at) if k.revoked_at else None,
+            "lastUsedAt": format_ts(k.last_used_at) if k.last_used_at else None,
         }
         for k in keys
     ]
     if as_json:
         print_json({"keys": rows})
         return
-    table = Table("key id", "name", "role", "v", "created", "expires", "revoked")
+    table = Table("key id", "name", "role", "v", "created", "expires", "revoked", "last used")
     for r in rows:
         table.add_row(*(str(r[c] or "") for c in r))
     console.print(table)
