@@ -50,30 +50,27 @@ class Limiter:
         if not scopes:
             return
         now = self._clock()
-        for scope, rule in scopes:
-            if scope not in self._buckets:
-                self._first_sight(scope, rule, now)
         with self._lock:
+            for scope, _rule in scopes:
+                self._seen[scope] = now  # in use: `sync` keeps it from now on
+            missing = [scope for scope, _rule in scopes if scope not in self._buckets]
+        shared = read_levels(self._engine, missing) if missing else {}
+        with self._lock:
+            for scope, rule in scopes:
+                level, at = shared.get(scope, (rule.burst, now))
+                self._buckets.setdefault(scope, Bucket(level, at))
             pairs = [(rule, self._buckets[scope]) for scope, rule in scopes]
             wait = admit(pairs, now)
-            for scope, _rule in scopes:
-                self._seen[scope] = now
         if wait is not None:
             raise RateLimited(_message(scopes, pairs, now), retry_after=wait)
-
-    def _first_sight(self, scope: str, rule: Rule, now: float) -> None:
-        levels = read_levels(self._engine, [scope])
-        level, at = levels.get(scope, (rule.burst, now))
-        with self._lock:
-            self._buckets.setdefault(scope, Bucket(level, at))
 
     def sync(self) -> None:
         """Settle what this process admitted and read back the shared levels (the background
         task calls this every sync interval; it touches the store only when scopes are in use)."""
         now = self._clock()
         with self._lock:
-            for scope in [s for s, t in self._seen.items() if now - t > IDLE]:
-                if self._buckets[scope].spent == 0:
+            for scope, bucket in list(self._buckets.items()):
+                if bucket.spent == 0 and now - self._seen.get(scope, now) > IDLE:
                     del self._buckets[scope], self._seen[scope]
             spent = {s: b.spent for s, b in self._buckets.items() if b.spent}
         if not self._buckets:
@@ -83,10 +80,10 @@ class Limiter:
         levels.update(read_levels(self._engine, rest))
         with self._lock:
             for scope, (level, at) in levels.items():
-                bucket = self._buckets.get(scope)
-                if bucket is not None:
-                    bucket.level, bucket.at = level, at
-                    bucket.spent -= spent.get(scope, 0)
+                held = self._buckets.get(scope)
+                if held is not None:
+                    held.level, held.at = level, at
+                    held.spent -= spent.get(scope, 0)
 
     def _rule(self, scope: str) -> Rule:
         rule = self._rules[scope.split(":", 1)[0]]
