@@ -45,14 +45,18 @@ async def _prune_forever(ctx: AppContext) -> None:
             )
             if pruned:
                 log.info("retention: pruned %d runs", pruned)
-        except DBAPIError as exc:
-            if not is_unavailable(exc):
-                log.exception("retention: pruning failed; will try again")
-            else:  # an outage, not a bug: no traceback in the log every interval
-                log.warning("retention: the store is unreachable (%s); will try again", exc.orig)
-        except Exception:
-            log.exception("retention: pruning failed; will try again")
+        except Exception as exc:
+            _log_failure("retention: pruning", exc)
         await asyncio.sleep(interval)
+
+
+def _log_failure(what: str, exc: Exception) -> None:
+    """A periodic task failed: an outage is a warning, not a traceback in the log every
+    interval; anything else is logged in full."""
+    if isinstance(exc, DBAPIError) and is_unavailable(exc):
+        log.warning("%s: the store is unreachable (%s); will try again", what, exc.orig)
+    else:
+        log.exception("%s failed; will try again", what, exc_info=exc)
 
 
 async def _sync_forever(ctx: AppContext) -> None:
@@ -67,8 +71,8 @@ async def _sync(ctx: AppContext) -> None:
     try:
         await run_in_threadpool(ctx.limiter.sync)
         await run_in_threadpool(ctx.usage.flush)
-    except Exception:
-        log.exception("rate limits and key usage: sync failed; will try again")
+    except Exception as exc:
+        _log_failure("rate limits and key usage: sync", exc)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -69,8 +69,20 @@ class KeyUsage:
         with self._lock:
             pending, self._pending = self._pending, {}
             self._written.update(pending)
-        for key_id, at in sorted(pending.items()):
-            accounts.touch_key(self._engine, key_id, at)
+        items = sorted(pending.items())
+        for done, (key_id, at) in enumerate(items):
+            try:
+                accounts.touch_key(self._engine, key_id, at)
+            except Exception:
+                self._put_back(items[done:])
+                raise
+
+    def _put_back(self, items: list[tuple[str, int]]) -> None:
+        """Uses not written (the store was out of reach): the next flush writes them."""
+        with self._lock:
+            for key_id, at in items:
+                self._written.pop(key_id, None)
+                self._pending.setdefault(key_id, at)
 
 
 @dataclass
