@@ -29,6 +29,16 @@ def parse_iso_duration(value: object) -> timedelta:
     return parsed
 
 
+def positive_duration(text: str) -> timedelta | None:
+    """A lifetime such as `P90D` given by a user (a key's expiry), or None when it is not a
+    positive ISO 8601 duration."""
+    try:
+        lifetime = parse_iso_duration(text)
+    except Exception:
+        return None
+    return lifetime if lifetime > timedelta(0) else None
+
+
 def normalise_db_url(url: str) -> str:
     """Accept the usual `postgresql://` spelling and use the psycopg 3 driver for it."""
     for prefix in ("postgresql://", "postgres://"):

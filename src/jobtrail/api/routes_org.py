@@ -22,7 +22,7 @@ from jobtrail.api.schemas import (
 from jobtrail.api.serialise import key_summary
 from jobtrail.domain.errors import BadRequest, NotFound
 from jobtrail.domain.roles import Role
-from jobtrail.settings import parse_iso_duration
+from jobtrail.settings import positive_duration
 from jobtrail.store import accounts
 
 router = APIRouter(tags=["Organization"])
@@ -49,11 +49,8 @@ def _json(body: object, status: int = 200) -> Response:
 
 
 def _lifetime(text: str) -> timedelta:
-    try:
-        lifetime = parse_iso_duration(text)
-    except Exception:
-        lifetime = timedelta(0)
-    if lifetime <= timedelta(0):
+    lifetime = positive_duration(text)
+    if lifetime is None:
         raise BadRequest(f"`expiresIn` {text[:100]!r} is not a positive ISO 8601 duration (P90D).")
     return lifetime
 

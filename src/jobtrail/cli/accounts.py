@@ -11,7 +11,7 @@ from jobtrail.cli.common import DbOption, JsonOption, fail, print_json
 from jobtrail.cli.store_access import open_store, open_store_to_read
 from jobtrail.domain.roles import Role
 from jobtrail.domain.timefmt import format_ts
-from jobtrail.settings import parse_iso_duration
+from jobtrail.settings import positive_duration
 from jobtrail.store import accounts
 
 org_app = typer.Typer(help="Organizations.", no_args_is_help=True)
@@ -68,12 +68,9 @@ def key_create(
     _check_org(engine, org)
     expires_at = None
     if expires is not None:
-        try:
-            lifetime = parse_iso_duration(expires)
-        except Exception:
-            raise fail(
-                f"--expires {expires!r} is not an ISO 8601 duration such as P90D.", 2
-            ) from None
+        lifetime = positive_duration(expires)
+        if lifetime is None:
+            raise fail(f"--expires {expires!r} is not an ISO 8601 duration such as P90D.", 2)
         expires_at = accounts.expiry_after(lifetime)
     new = accounts.create_key(engine, org, role.value, name=name, v2=v2, expires_at=expires_at)
     body = {"keyId": new.key.key_id, "key": new.secret, "role": role.value, "organizationId": org}
