@@ -32,6 +32,8 @@ MATRIX: dict[tuple[str, str], tuple[str, ...] | str] = {
     ("GET", f"{RUN}/steps/{{stepName}}"): READERS,
     ("GET", f"{RUN}/steps/{{stepName}}/logs/{{stream}}"): READERS,
     ("POST", f"{ORG}/jobs/v1/events"): WRITERS,
+    ("GET", f"{ORG}/insights/v1/jobs"): READERS,
+    ("GET", f"{ORG}/insights/v1/jobs/{{jobId}}"): READERS,
     ("GET", ORG): EVERYONE,
     ("GET", KEYS): ADMINS,
     ("POST", KEYS): ADMINS,
@@ -79,7 +81,12 @@ def filled(engine: Engine, org: Org, api: Api) -> dict[str, str]:
     """Path parameters that name real things of `org`: a run with its steps."""
     api.ingest(simple_run(ago(minutes=30), "matrix", fail=True))
     (run,) = api.runs("PT-1H", "PT0S").json()
-    return {"organizationId": org.id, "runId": run["runId"], "stepName": "run-dbt"}
+    return {
+        "organizationId": org.id,
+        "runId": run["runId"],
+        "stepName": "run-dbt",
+        "jobId": run["jobId"],
+    }
 
 
 @pytest.mark.parametrize(
