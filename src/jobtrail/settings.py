@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     log_stream_cap: int = Field(default=DEFAULT_STREAM_CAP, ge=1024)
     key_cache_seconds: float = Field(default=2.0, ge=0, le=60)
     metrics_org_label: bool = False
+    # OpenLineage job namespace → environment, for events without an environment tag
+    # (JSON: {"airflow-prod": "prod"}); an unmapped namespace is its own environment.
+    lineage_environments: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("db")
     @classmethod

@@ -16,6 +16,7 @@ from jobtrail.api import (
     routes_events,
     routes_health,
     routes_insights,
+    routes_lineage,
     routes_logs,
     routes_runs,
     routes_tokens,
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         with contextlib.suppress(asyncio.CancelledError):
             await task
         ctx.live.stop()
+        ctx.committer.close()
         engine.dispose()
 
     app = FastAPI(
@@ -90,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     retain = int(settings.retention.total_seconds() * 1_000_000)
     store = StoreCollector(engine, settings.metrics_org_label, retain)
     install_metrics(app, ctx.metrics, store)
+    app.include_router(routes_lineage.router)
     install_docs(app)
     install_console(app)
     return app

@@ -11,6 +11,7 @@ from jobtrail.api.live import LiveTails
 from jobtrail.api.metrics import Metrics
 from jobtrail.settings import Settings
 from jobtrail.store import accounts
+from jobtrail.store.group_commit import GroupCommitter
 
 
 class KeyCache:
@@ -21,19 +22,23 @@ class KeyCache:
         self._engine = engine
         self._ttl = ttl
         self._lock = threading.Lock()
-        self._seen: dict[str, tuple[float, bool]] = {}
+        self._seen: dict[str, tuple[float, accounts.ApiKey | None]] = {}
 
     def usable(self, key_id: str) -> bool:
+        key = self.get(key_id)
+        return key is not None and key.usable(accounts.now_micros())
+
+    def get(self, key_id: str) -> accounts.ApiKey | None:
+        """The key's record as read at most `ttl` seconds ago."""
         now = time.monotonic()
         with self._lock:
             hit = self._seen.get(key_id)
         if hit and now - hit[0] < self._ttl:
             return hit[1]
         key = accounts.get_key(self._engine, key_id)
-        ok = key is not None and key.usable(accounts.now_micros())
         with self._lock:
-            self._seen[key_id] = (now, ok)
-        return ok
+            self._seen[key_id] = (now, key)
+        return key
 
 
 @dataclass
@@ -44,11 +49,13 @@ class AppContext:
     keys: KeyCache = field(init=False)
     live: LiveTails = field(init=False)
     metrics: Metrics = field(init=False)
+    committer: GroupCommitter = field(init=False)
 
     def __post_init__(self) -> None:
         self.keys = KeyCache(self.engine, self.settings.key_cache_seconds)
         self.live = LiveTails(self.engine)
         self.metrics = Metrics(self.settings.metrics_org_label)
+        self.committer = GroupCommitter(self.engine)
 
 
 async def get_context(request: Request) -> AppContext:

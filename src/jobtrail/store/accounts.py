@@ -45,6 +45,18 @@ class NewKey:
     secret: str
 
 
+def openlineage_api_key(key_id: str, secret: str) -> str:
+    """The static bearer value the OpenLineage HTTP transport sends (`OPENLINEAGE_API_KEY`):
+    the key id and its secret, so the server finds the key without a token exchange."""
+    return f"{key_id}.{secret}"
+
+
+def split_openlineage_api_key(value: str) -> tuple[str, str] | None:
+    """(key id, secret) of an `openlineage_api_key` value, or None when it is not one."""
+    key_id, sep, secret = value.partition(".")
+    return (key_id, secret) if sep and key_id and secret else None
+
+
 def create_org(engine: Engine, name: str) -> str:
     org_id = str(uuid.uuid4())
     with write_transaction(engine) as conn:
