@@ -31,6 +31,7 @@ bench: install
 	$(BIN)/python benchmarks/runner.py
 	$(BIN)/python benchmarks/console.py
 	$(BIN)/python benchmarks/insights.py
+	$(BIN)/python benchmarks/lineage.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

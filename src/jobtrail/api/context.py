@@ -55,7 +55,7 @@ class AppContext:
         self.keys = KeyCache(self.engine, self.settings.key_cache_seconds)
         self.live = LiveTails(self.engine)
         self.metrics = Metrics(self.settings.metrics_org_label)
-        self.committer = GroupCommitter(self.engine)
+        self.committer = GroupCommitter(self.engine, 64 if self.settings.group_commit else 1)
 
 
 async def get_context(request: Request) -> AppContext:
