@@ -32,6 +32,7 @@ bench: install
 	$(BIN)/python benchmarks/console.py
 	$(BIN)/python benchmarks/insights.py
 	$(BIN)/python benchmarks/rate_limit.py
+	$(BIN)/python benchmarks/lineage.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -79,6 +79,12 @@ class Settings(BaseSettings):
             org=Rule(org, self.rate_limit_org_burst) if org else None,
         )
 
+    # OpenLineage job namespace → environment, for events without an environment tag
+    # (JSON: {"airflow-prod": "prod"}); an unmapped namespace is its own environment.
+    lineage_environments: dict[str, str] = Field(default_factory=dict)
+    # Concurrent ingestion requests share one commit (off: each commits alone, for comparison).
+    group_commit: bool = True
+
     @field_validator("db")
     @classmethod
     def _db(cls, value: str) -> str:

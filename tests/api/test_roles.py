@@ -21,6 +21,7 @@ ADMINS = ("admin",)
 EVERYONE = ("read", "ingest", "admin")
 PUBLIC = "public"  # no token needed
 V3_KEY, V2_KEY = "v3 key", "v2 key"  # token exchanges: the key's own kind, any role
+STATIC_WRITERS = "static ingest or admin key"  # OpenLineage: `<keyId>.<secret>` as the bearer
 
 # (method, path) → who may: the roles admitted with a bearer token, PUBLIC, or a key kind.
 MATRIX: dict[tuple[str, str], tuple[str, ...] | str] = {
@@ -38,6 +39,7 @@ MATRIX: dict[tuple[str, str], tuple[str, ...] | str] = {
     ("GET", KEYS): ADMINS,
     ("POST", KEYS): ADMINS,
     ("DELETE", f"{KEYS}/{{keyId}}"): ADMINS,
+    ("POST", "/api/v1/lineage"): STATIC_WRITERS,
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/readyz"): PUBLIC,
 }
@@ -160,3 +162,27 @@ def test_a_wrong_secret_never_learns_the_key_kind(server: Server, engine: Engine
     resp = _exchange(server, org, "v3", forged)
     assert resp.status_code == 401
     assert "v2" not in resp.json()["message"]
+
+
+def test_openlineage_takes_a_static_key_of_a_writing_role(server: Server, org: Org) -> None:
+    """No key → 401; a read key → 403 naming the role; ingest and admin keys → 200."""
+    event = {
+        "eventType": "START",
+        "eventTime": ago(minutes=1).isoformat(),
+        "run": {"runId": "0b5e3c6c-4a8e-4f6e-9d1c-5b0f7e2a9c11"},
+        "job": {"namespace": "matrix", "name": "static-key"},
+        "producer": "https://example.test/producer",
+        "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
+    }
+    got: dict[str, int] = {}
+    for column in COLUMNS:
+        headers = {}
+        if column != "no token":
+            new = org.keys[column]
+            headers["Authorization"] = f"Bearer {new.openlineage_credential}"
+        resp = httpx.post(f"{server.url}/api/v1/lineage", json=event, headers=headers)
+        got[column] = resp.status_code
+        if resp.status_code == 403:
+            assert f"role `{column}` may not" in resp.json()["message"]
+    assert got == {"no token": 401, "read": 403, "ingest": 200, "admin": 200}
+    assert MATRIX[("POST", "/api/v1/lineage")] == STATIC_WRITERS

@@ -16,6 +16,7 @@ from jobtrail.api import (
     routes_events,
     routes_health,
     routes_insights,
+    routes_lineage,
     routes_logs,
     routes_org,
     routes_runs,
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await running
         await _sync(ctx)
         ctx.live.stop()
+        ctx.committer.close()
         engine.dispose()
 
     app = FastAPI(
@@ -123,6 +125,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     retain = int(settings.retention.total_seconds() * 1_000_000)
     store = StoreCollector(engine, settings.metrics_org_label, retain)
     install_metrics(app, ctx.metrics, store)
+    app.include_router(routes_lineage.router)
     install_docs(app)
     install_console(app)
     return app

@@ -12,6 +12,7 @@ from jobtrail.api.live import LiveTails
 from jobtrail.api.metrics import Metrics
 from jobtrail.settings import Settings
 from jobtrail.store import accounts
+from jobtrail.store.group_commit import GroupCommitter
 from jobtrail.store.ratelimit import Limiter
 
 
@@ -23,19 +24,23 @@ class KeyCache:
         self._engine = engine
         self._ttl = ttl
         self._lock = threading.Lock()
-        self._seen: dict[str, tuple[float, bool]] = {}
+        self._seen: dict[str, tuple[float, accounts.ApiKey | None]] = {}
 
     def usable(self, key_id: str) -> bool:
+        key = self.get(key_id)
+        return key is not None and key.usable(accounts.now_micros())
+
+    def get(self, key_id: str) -> accounts.ApiKey | None:
+        """The key's record as read at most `ttl` seconds ago."""
         now = time.monotonic()
         with self._lock:
             hit = self._seen.get(key_id)
         if hit and now - hit[0] < self._ttl:
             return hit[1]
         key = accounts.get_key(self._engine, key_id)
-        ok = key is not None and key.usable(accounts.now_micros())
         with self._lock:
-            self._seen[key_id] = (now, ok)
-        return ok
+            self._seen[key_id] = (now, key)
+        return key
 
 
 class KeyUsage:
@@ -95,6 +100,7 @@ class AppContext:
     metrics: Metrics = field(init=False)
     usage: KeyUsage = field(init=False)
     limiter: Limiter = field(init=False)
+    committer: GroupCommitter = field(init=False)
 
     def __post_init__(self) -> None:
         self.keys = KeyCache(self.engine, self.settings.key_cache_seconds)
@@ -102,6 +108,7 @@ class AppContext:
         self.metrics = Metrics(self.settings.metrics_org_label)
         self.usage = KeyUsage(self.engine)
         self.limiter = Limiter(self.engine, self.settings.rate_limits())
+        self.committer = GroupCommitter(self.engine, 64 if self.settings.group_commit else 1)
 
 
 async def get_context(request: Request) -> AppContext:

@@ -21,7 +21,7 @@ from jobtrail.api.schemas import (
 )
 from jobtrail.api.serialise import key_summary
 from jobtrail.domain.errors import BadRequest, NotFound
-from jobtrail.domain.roles import Role
+from jobtrail.domain.roles import Role, allows
 from jobtrail.settings import positive_duration
 from jobtrail.store import accounts
 
@@ -100,7 +100,7 @@ async def create_key(org_id: OrgId, body: KeyRequest, _claims: Admin, ctx: Ctx) 
         expires_at=expires_at,
     )
     out = {**key_summary(new.key), "key": new.secret}
-    if new.key.role == Role.INGEST:
+    if allows(new.key.role, "ingest"):  # ingest and admin keys may post OpenLineage events
         out["openLineageApiKey"] = new.openlineage_credential
     return _json(out, 201)
 

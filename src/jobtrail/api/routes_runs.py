@@ -25,7 +25,7 @@ from jobtrail.domain.logcap import utf8_start
 from jobtrail.domain.states import RunState
 from jobtrail.domain.timefmt import format_ts
 from jobtrail.domain.windows import parse_window
-from jobtrail.store import queries
+from jobtrail.store import lineage, queries
 from jobtrail.store.logs import StreamRef, read_tail_bytes
 
 router = APIRouter(tags=["Jobs"])
@@ -104,7 +104,9 @@ def _run_or_404(ctx: AppContext, org_id: str, run_id: str) -> tuple[Any, list[An
         run = queries.get_run(conn, org_id, run_id)
         if run is None:
             raise NotFound(f"Unknown run {run_id!r}.")
-        steps = queries.get_steps(conn, org_id, run_id)
+        steps = lineage.with_inferred_dependencies(
+            conn, org_id, run_id, queries.get_steps(conn, org_id, run_id)
+        )
     return run, sorted(steps, key=step_sort_key)
 
 
@@ -134,11 +136,20 @@ def _step_detail(ctx: AppContext, org_id: str, run_id: str, name: str) -> Respon
             raise NotFound(f"Run {run_id!r} has no step {name!r}.")
         history = queries.state_history(conn, org_id, run_id, name)
         stats = queries.stream_stats(conn, org_id, run_id, name)
+        datasets = lineage.run_datasets(conn, org_id, run_id, name)
+        if datasets:  # an OpenLineage step: its dependencies may come from the run's datasets
+            rows = queries.get_steps(conn, org_id, run_id)
+            step = next(
+                s
+                for s in lineage.with_inferred_dependencies(conn, org_id, run_id, rows)
+                if s.name == name
+            )
     body = step_summary(step)
     body["message"] = step.message
     for stream in ("stdout", "stderr"):
         body.update(_stream_fields(ctx, StreamRef(org_id, run_id, name, stream), stats))
     body["stateHistory"] = [state_change(h) for h in history]
+    body.update(lineage.dataset_fields(datasets))
     return json_response(body)
 
 

@@ -63,6 +63,11 @@ class StateChange(_Out):
     message: str | None
 
 
+class Dataset(_Out):
+    namespace: str
+    name: str
+
+
 class StepDetail(StepSummary):
     message: str | None
     stdout: str
@@ -74,6 +79,8 @@ class StepDetail(StepSummary):
     stdoutDroppedBytes: int = Field(description="Bytes dropped from the middle by the stream cap.")
     stderrDroppedBytes: int
     stateHistory: list[StateChange]
+    inputs: list[Dataset] = Field(description="Datasets the step read (OpenLineage steps).")
+    outputs: list[Dataset] = Field(description="Datasets the step wrote (OpenLineage steps).")
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {

@@ -9,7 +9,7 @@ from rich.table import Table
 
 from jobtrail.cli.common import DbOption, JsonOption, fail, print_json
 from jobtrail.cli.store_access import open_store, open_store_to_read
-from jobtrail.domain.roles import Role
+from jobtrail.domain.roles import Role, allows
 from jobtrail.domain.timefmt import format_ts
 from jobtrail.settings import positive_duration
 from jobtrail.store import accounts
@@ -74,10 +74,15 @@ def key_create(
         expires_at = accounts.expiry_after(lifetime)
     new = accounts.create_key(engine, org, role.value, name=name, v2=v2, expires_at=expires_at)
     body = {"keyId": new.key.key_id, "key": new.secret, "role": role.value, "organizationId": org}
+    lineage = new.openlineage_credential
+    if allows(role.value, "ingest"):
+        body["openLineageApiKey"] = lineage
     if as_json:
         print_json(body)
         return
     console.print(f"key id:  {new.key.key_id}\nkey:     {new.secret}\nrole:    {role.value}")
+    if "openLineageApiKey" in body:
+        console.print(f"OPENLINEAGE_API_KEY={lineage}", soft_wrap=True)
     console.print("[yellow]The key is shown only now; store it safely.[/]")
 
 

@@ -32,7 +32,7 @@ def parse_batch(body: Any, bounds: TimeBounds | None = None) -> list[Event]:
     try:
         batch = BATCH_ADAPTER.validate_python(body)
     except ValidationError as exc:
-        raise _invalid(_pydantic_problems(exc)) from None
+        raise rejected(_pydantic_problems(exc)) from None
     events = [to_event(raw) for raw in batch["events"]]
     problems = [
         {"index": i, "field": field, "message": message}
@@ -40,7 +40,7 @@ def parse_batch(body: Any, bounds: TimeBounds | None = None) -> list[Event]:
         for field, message in _problems(ev, bounds)
     ]
     if problems:
-        raise _invalid(problems)
+        raise rejected(problems)
     return events
 
 
@@ -65,7 +65,7 @@ def _pydantic_problems(exc: ValidationError) -> list[dict[str, object]]:
     return problems
 
 
-def _invalid(problems: list[dict[str, object]]) -> InvalidEvents:
+def rejected(problems: list[dict[str, object]]) -> InvalidEvents:
     def where(p: dict[str, object]) -> str:
         return f"events[{p['index']}].{p['field']}" if p["index"] is not None else str(p["field"])
 

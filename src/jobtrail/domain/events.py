@@ -50,7 +50,7 @@ def _check_timestamp(value: str) -> str:
 _IMPOSSIBLE = -(2**63)
 
 
-def _micros(value: str) -> int:
+def timestamp_micros(value: str) -> int:
     """Microseconds since the epoch, or _IMPOSSIBLE for a well-shaped but impossible date."""
     try:
         return to_micros(parse_timestamp(value))
@@ -149,7 +149,7 @@ def to_event(raw: EventIn) -> Event:
     return Event(
         raw["eventId"],
         raw["timestamp"],
-        _micros(raw["timestamp"]),
+        timestamp_micros(raw["timestamp"]),
         raw["kind"],
         job["name"],
         job["environment"],

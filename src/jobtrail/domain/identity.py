@@ -15,6 +15,12 @@ def job_id(org_id: str, environment: str, name: str, given: str | None = None) -
     return given if given is not None else _digest("job", org_id, environment, name)
 
 
+def lineage_job_id(namespace: str, name: str) -> str:
+    """An OpenLineage job's id, from its namespace and name alone: a step's events carry only
+    the parent facet's job, so the id must not depend on anything else (not the environment)."""
+    return "ol-" + _digest("openlineage-job", namespace, name)
+
+
 def run_id(org_id: str, job: str, run_key: str) -> str:
     """Hash of (organization, job id, run key): URL-safe and the same on every retry."""
     return _digest("run", org_id, job, run_key)

@@ -54,7 +54,19 @@ class NewKey:
     @property
     def openlineage_credential(self) -> str:
         """The static bearer value an OpenLineage transport sends (`OPENLINEAGE_API_KEY`)."""
-        return f"{self.key.key_id}.{self.secret}"
+        return openlineage_api_key(self.key.key_id, self.secret)
+
+
+def openlineage_api_key(key_id: str, secret: str) -> str:
+    """The static bearer value the OpenLineage HTTP transport sends (`OPENLINEAGE_API_KEY`):
+    the key id and its secret, so the server finds the key without a token exchange."""
+    return f"{key_id}.{secret}"
+
+
+def split_openlineage_api_key(value: str) -> tuple[str, str] | None:
+    """(key id, secret) of an `openlineage_api_key` value, or None when it is not one."""
+    key_id, sep, secret = value.partition(".")
+    return (key_id, secret) if sep and key_id and secret else None
 
 
 def create_org(engine: Engine, name: str) -> str:

@@ -40,33 +40,59 @@ def _finished(folded: Folded) -> dict[str, Any]:
     }
 
 
-def ingest(engine: Engine, org_id: str, batch: Sequence[Event], stream_cap: int) -> IngestResult:
-    """Store every new event of the batch in one transaction, or none of them. An eventId seen
-    before with other content refuses the whole batch (EventConflict)."""
+@dataclass(frozen=True)
+class Prepared:
+    """A batch de-duplicated and folded before any lock is taken (CPU work, no I/O)."""
+
+    org_id: str
+    size: int
+    unique: dict[str, Event]
+    optimistic: Folded
+
+
+def prepare(org_id: str, batch: Sequence[Event]) -> Prepared:
+    """An eventId repeated in the batch with other content refuses it (EventConflict)."""
     unique = unique_events(list(batch))
-    # Folded before taking the write lock, on the bet that no event is stored yet (the usual
-    # case); when the bet fails the batch is folded again from the events that are new.
+    # Folded on the bet that no event is stored yet (the usual case); when the bet fails the
+    # batch is folded again from the events that are new.
     optimistic = fold(org_id, list(unique.values()))
     # Rows are written in key order (runs, steps and chunks are sorted where written): two
     # batches holding the same new events in different orders then never wait on each other
     # in a cycle, which PostgreSQL would break with a deadlock error.
     optimistic.events.sort(key=_event_id)
+    return Prepared(org_id, len(batch), unique, optimistic)
+
+
+def ingest(engine: Engine, org_id: str, batch: Sequence[Event], stream_cap: int) -> IngestResult:
+    """Store every new event of the batch in one transaction, or none of them. An eventId seen
+    before with other content refuses the whole batch (EventConflict)."""
+    prepared = prepare(org_id, batch)
     for attempt in range(_ATTEMPTS):
         try:
             with write_transaction(engine) as conn:
-                folded = optimistic
-                if not _insert_all_or_nothing(conn, _events_insert_ignore, folded.events):
-                    folded = _refold_new(conn, org_id, unique, optimistic)
-                    executemany(conn, _EVENTS_INSERT, folded.events)
-                stored_chunks = _write_materialised(conn, folded, stream_cap)
-                notify_runs(conn, org_id, _changed_runs(folded, stored_chunks))
-            accepted = len(folded.events) + stored_chunks
-            return IngestResult(accepted, len(batch) - accepted, **_finished(folded))
+                return write_prepared(conn, prepared, stream_cap)
         except DBAPIError as exc:
             if attempt == _ATTEMPTS - 1 or not is_retryable(exc):
                 raise
-            time.sleep(random.uniform(0, 0.01 * 2**attempt))  # let the other writer finish
+            backoff(attempt)
     raise AssertionError("unreachable")
+
+
+def backoff(attempt: int) -> None:
+    """Let the concurrent writer that won a race finish before trying again."""
+    time.sleep(random.uniform(0, 0.01 * 2**attempt))
+
+
+def write_prepared(conn: Connection, prepared: Prepared, stream_cap: int) -> IngestResult:
+    """The writes of `ingest` inside the caller's transaction (group commit shares one)."""
+    folded = prepared.optimistic
+    if not _insert_all_or_nothing(conn, _events_insert_ignore, folded.events):
+        folded = _refold_new(conn, prepared.org_id, prepared.unique, prepared.optimistic)
+        executemany(conn, _EVENTS_INSERT, folded.events)
+    stored_chunks = _write_materialised(conn, folded, stream_cap)
+    notify_runs(conn, prepared.org_id, _changed_runs(folded, stored_chunks))
+    accepted = len(folded.events) + stored_chunks
+    return IngestResult(accepted, prepared.size - accepted, **_finished(folded))
 
 
 def _changed_runs(folded: Folded, stored_chunks: int) -> list[str]:

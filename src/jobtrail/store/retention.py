@@ -4,7 +4,15 @@ It works one organization at a time, through the (org_id, last_event_ts) index."
 from sqlalchemy import Engine, delete, or_, select
 
 from jobtrail.store.dialect import write_transaction
-from jobtrail.store.schema import events, log_chunks, log_streams, organizations, runs, steps
+from jobtrail.store.schema import (
+    events,
+    log_chunks,
+    log_streams,
+    organizations,
+    runs,
+    step_datasets,
+    steps,
+)
 
 _BATCH = 500
 
@@ -32,6 +40,6 @@ def _prune_org(engine: Engine, org_id: str, older_than: int, newer_than: int | N
             )
             if not ids:
                 return pruned
-            for table in (events, steps, log_chunks, log_streams, runs):
+            for table in (events, steps, step_datasets, log_chunks, log_streams, runs):
                 conn.execute(delete(table).where(table.c.org_id == org_id, table.c.run_id.in_(ids)))
             pruned += len(ids)

@@ -161,3 +161,16 @@ log_streams = Table(
     Column("dropped_lo", BigInteger),
     Column("dropped_hi", BigInteger),
 )
+
+# Datasets an OpenLineage step read (`in`) or wrote (`out`): kept as a set, so dependencies
+# inferred from them at read time are the same in any arrival order.
+step_datasets = Table(
+    "step_datasets",
+    metadata,
+    Column("org_id", String(36), primary_key=True),
+    Column("run_id", String(16), primary_key=True),
+    Column("step_name", String(200), primary_key=True),
+    Column("direction", String(3), primary_key=True),
+    Column("namespace", String(500), primary_key=True),
+    Column("name", String(500), primary_key=True),
+)

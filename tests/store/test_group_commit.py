@@ -1,0 +1,57 @@
+"""Group commit: writes waiting together share one transaction, each gets its own outcome, and a
+write that fails inside the group fails alone."""
+
+import threading
+import uuid
+from concurrent.futures import Future
+from typing import Any
+
+import pytest
+from sqlalchemy import Connection, Engine, select
+from sqlalchemy.exc import IntegrityError
+
+from jobtrail.store.group_commit import GroupCommitter
+from jobtrail.store.schema import organizations
+
+
+def _insert(name: str, seen: list[Connection]) -> Any:
+    def work(conn: Connection) -> str:
+        seen.append(conn)
+        org_id = str(uuid.uuid4())
+        conn.execute(organizations.insert().values(id=org_id, name=name, created_at=0))
+        return org_id
+
+    return work
+
+
+def _names(engine: Engine, ids: list[str]) -> set[str]:
+    with engine.connect() as conn:
+        stmt = select(organizations.c.name).where(organizations.c.id.in_(ids))
+        return set(conn.execute(stmt).scalars())
+
+
+def test_waiting_writes_share_one_transaction_and_a_failure_stays_alone(engine: Engine) -> None:
+    committer = GroupCommitter(engine)
+    gate = threading.Event()
+    seen: list[Connection] = []
+    first = committer.submit(lambda conn: gate.wait(10))  # holds the committer busy
+    futures: list[Future[str]] = [committer.submit(_insert(f"g{i}", seen)) for i in range(3)]
+
+    def clash(conn: Connection) -> str:
+        seen.append(conn)
+        conn.execute(organizations.insert().values(id="dup", name="x", created_at=0))
+        conn.execute(organizations.insert().values(id="dup", name="x", created_at=0))
+        return "never"
+
+    bad = committer.submit(clash)
+    futures.append(committer.submit(_insert("g3", seen)))
+    gate.set()
+    assert first.result(10) is True
+    ids = [f.result(10) for f in futures]
+    with pytest.raises(IntegrityError):
+        bad.result(10)
+    committer.close()
+    assert _names(engine, ids) == {"g0", "g1", "g2", "g3"}
+    assert _names(engine, ["dup"]) == set()
+    grouped = seen[:5]
+    assert len({id(c) for c in grouped}) == 1  # the four writes and the clash: one transaction
