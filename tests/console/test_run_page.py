@@ -319,8 +319,11 @@ def test_dbt_steps_show_type_and_short_name_and_tests_fold(page: Any, api: Api) 
     assert _visible(page, lanes) == 10
     title = group.locator(f'.step[data-step="{ids[0]}"] title').text_content()
     assert title == f"{ids[0]}: SUCCEEDED"
+    page.locator("#dag").hover()
+    for _ in range(3):  # zoomed out to the whole DAG for the picture
+        page.mouse.wheel(0, 100)
     page.locator("#dag").screenshot(path=str(ARTIFACTS / "console-dbt-dag.png"))
-    page.screenshot(path=str(ARTIFACTS / "console-dbt-run.png"), full_page=True)
+    page.screenshot(path=str(ARTIFACTS / "console-dbt-run.png"))
 
     # Fold it again from the step list: hidden everywhere.
     page.locator('#step-list tr.group[data-group="model.shop.orders"] button').click()
@@ -331,3 +334,11 @@ def test_dbt_steps_show_type_and_short_name_and_tests_fold(page: Any, api: Api) 
     # The other groups: customers' seven, folded; nothing grouped under a test or a source.
     assert "7 tests" in dag.locator('[data-group="model.shop.customers"] .group-head').inner_html()
     assert dag.locator(".test-group").count() == 3
+
+    # From the keyboard: Enter on a group's toggle unfolds it and keeps the focus there.
+    page.locator('#timeline .lane.group[data-group="model.shop.customers"] button').focus()
+    page.keyboard.press("Enter")
+    customers = ", ".join(f'#timeline .lane[data-step="{_test_id(n)}"]' for n in TESTS["customers"])
+    assert _visible(page, customers) == 7
+    focused = page.evaluate("document.activeElement.closest('[data-group]')?.dataset.group")
+    assert focused == "model.shop.customers"

@@ -303,7 +303,11 @@ function drawSteps(run, keepView) {
     onToggle: (group) => {
       folds.set(group, !view.open(group));
       current.dagShape = null;
+      const where = document.activeElement?.closest("#dag, #timeline, #step-list")?.id;
       drawSteps(current.run, true);
+      // A keyboard user stays on the toggle they pressed, though it was drawn anew.
+      const toggle = where === "dag" ? ".group-head" : "button.fold";
+      if (where) document.querySelector(`#${where} [data-group="${CSS.escape(group)}"] ${toggle}`)?.focus();
     },
   };
   // Redraw the DAG only when its shape, a state or a fold changed, so pan and zoom survive.
