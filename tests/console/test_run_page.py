@@ -324,6 +324,7 @@ def test_dbt_steps_show_type_and_short_name_and_tests_fold(page: Any, api: Api) 
         page.mouse.wheel(0, 100)
     page.locator("#dag").screenshot(path=str(ARTIFACTS / "console-dbt-dag.png"))
     page.screenshot(path=str(ARTIFACTS / "console-dbt-run.png"))
+    page.screenshot(path=str(ARTIFACTS / "console-dbt-run-full.png"), full_page=True)
 
     # Fold it again from the step list: hidden everywhere.
     page.locator('#step-list tr.group[data-group="model.shop.orders"] button').click()

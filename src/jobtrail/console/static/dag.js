@@ -2,7 +2,7 @@
 // tests are one box under it (folded), or that box with the tests stacked below it (unfolded).
 
 import { $, svg } from "./common.js";
-import { dbtNode, fitName, groupState, groupSummary } from "./dbt.js";
+import { dbtNode, fitNames, groupState, groupSummary } from "./dbt.js";
 
 const BOX_W = 220;
 const BOX_H = 34;
@@ -120,16 +120,17 @@ function stepBox(step, x, y, width, onSelect) {
   const title = svg("title");
   title.textContent = `${step.name}: ${step.state}`;
   const label = svg("text", { x: 10, y: BOX_H / 2 + 4 });
-  label.dataset.room = width - 16;  // trimmed to fit once drawn (fitLabels)
   const node = dbtNode(step.name);
   if (node) {
+    label.dataset.room = width - 16;  // trimmed to fit once drawn (fitLabels)
     const kind = svg("tspan", { class: `kind ${node.type}` });
+    const name = svg("tspan", { class: "name" });
     kind.textContent = `${node.type} `;
-    label.append(kind);
+    name.textContent = node.short;
+    label.append(kind, name);
+  } else {
+    label.textContent = step.name.length > 24 ? `${step.name.slice(0, 23)}…` : step.name;
   }
-  const name = svg("tspan", { class: "name" });
-  name.textContent = node ? node.short : step.name;
-  label.append(name);
   box.append(title, svg("rect", { width, height: BOX_H, rx: 5 }), label);
   box.addEventListener("click", () => onSelect(step.name));
   box.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") onSelect(step.name); });
@@ -167,10 +168,10 @@ function groupBox(item, x, y, isOpen, onSelect, onToggle) {
 // A label longer than its box loses the middle of its name to "…" (the title keeps it);
 // measured in the page, as the font draws it.
 function fitLabels(root) {
-  for (const label of root.querySelectorAll("text[data-room]")) {
-    const room = Number(label.dataset.room);
-    fitName(label.querySelector(".name"), () => label.getComputedTextLength() <= room);
-  }
+  fitNames([...root.querySelectorAll("text[data-room]")].map((label) => ({
+    name: label.querySelector(".name"),
+    room: Number(label.dataset.room) - label.querySelector(".kind").getComputedTextLength(),
+  })));
 }
 
 function panZoom(root, initial) {

@@ -46,12 +46,20 @@ export function trimMiddle(full, keep) {
   return `${full.slice(0, head)}…${full.slice(full.length - (keep - head))}`;
 }
 
-// Shortens a label's name (in the middle) until `fits()` says it does; the title keeps it all.
-export function fitName(name, fits) {
-  const full = name.textContent;
-  for (let keep = full.length - 1; keep > 2 && !fits(); keep -= 1) {
+// Cuts each { name, room } label's name (in the middle) to its room in pixels; the title keeps
+// it whole. Measured on a canvas in the label's font: a live run of hundreds of nodes redraws
+// every poll, and measuring in the page would lay it out once per try.
+const pen = document.createElement("canvas").getContext("2d");
+
+export function fitNames(labels) {
+  const fonts = labels.map(({ name }) => getComputedStyle(name).font);  // all reads first
+  labels.forEach(({ name, room }, i) => {
+    pen.font = fonts[i];
+    const full = name.textContent;
+    let keep = full.length;
+    while (keep > 2 && pen.measureText(trimMiddle(full, keep)).width > room) keep -= 1;
     name.textContent = trimMiddle(full, keep);
-  }
+  });
 }
 
 // The node a test tests: among its dbt dependencies that are steps of this run and not tests,

@@ -5,7 +5,7 @@ import {
 } from "./common.js";
 import { drawDag } from "./dag.js";
 import {
-  dbtNode, displayOrder, fitName, groupState, groupSummary, stepLabel, testGroups,
+  dbtNode, displayOrder, fitNames, groupState, groupSummary, stepLabel, testGroups,
 } from "./dbt.js";
 
 const POLL_MS = 2000;
@@ -54,10 +54,12 @@ function drawTimeline(run, rows, view) {
     holder.append(lane);
   }
   // Long dbt names lose their middle, not their distinguishing end, to the lane's width.
-  for (const name of holder.querySelectorAll(".lane:not([hidden]) .lane-name")) {
-    const short = name.querySelector(".step-label .name");
-    if (short) fitName(short, () => name.scrollWidth <= name.clientWidth);
-  }
+  const names = [...holder.querySelectorAll(".lane:not([hidden]) .lane-name .step-label .name")];
+  fitNames(names.map((name) => {
+    const button = name.closest(".lane-name");
+    const right = button.getBoundingClientRect().right - parseFloat(getComputedStyle(button).paddingRight);
+    return { name, room: right - name.getBoundingClientRect().left };
+  }));
 }
 
 // A skipped or pending step has a first event but never ran: no bar for it.
