@@ -343,3 +343,35 @@ def test_dbt_steps_show_type_and_short_name_and_tests_fold(page: Any, api: Api) 
     assert _visible(page, customers) == 7
     focused = page.evaluate("document.activeElement.closest('[data-group]')?.dataset.group")
     assert focused == "model.shop.customers"
+
+
+def test_dbt_names_are_recognised_by_shape_only(page: Any) -> None:
+    names = {
+        "model.shop.orders": ["model", "orders"],
+        "model.shop.orders.v2": ["model", "orders.v2"],
+        "seed.shop.countries": ["seed", "countries"],
+        "snapshot.shop.orders_snapshot": ["snapshot", "orders_snapshot"],
+        "source.shop.raw.orders": ["source", "raw.orders"],
+        "test.shop.not_null_orders_id.0a1b2c3d4e": ["test", "not_null_orders_id"],
+        "test.shop.assert_total_positive": ["test", "assert_total_positive"],
+        # Not dbt's shape: shown exactly as named.
+        "run-dbt": None,
+        "dbt build": None,
+        "model.orders": None,
+        "model.shop.orders.extra": None,
+        "test.shop.name.nothash": None,
+        "source.shop.orders": None,
+        "exposure.shop.dashboard": None,
+        "model.shop.my orders": None,
+    }
+    found = page.evaluate(
+        """async (names) => {
+            const { dbtNode } = await import("/console/static/dbt.js");
+            return Object.fromEntries(names.map((n) => {
+                const node = dbtNode(n);
+                return [n, node && [node.type, node.short]];
+            }));
+        }""",
+        list(names),
+    )
+    assert found == names
