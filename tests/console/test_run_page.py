@@ -1,7 +1,8 @@
-"""The console's Run page: the DAG, the timeline, a step's logs (ANSI, live tail), as text."""
+"""The console's Run page: the DAG, the timeline, a step's logs (ANSI, live tail), as text;
+a dbt run's node steps by type and short name, with each node's tests in a group that folds."""
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -201,3 +202,176 @@ def test_pending_and_skipped_steps_are_drawn_as_such(page: Any, api: Api) -> Non
     assert page.locator('#timeline .lane[data-step="b"] .unstarted').inner_text() == "skipped"
     assert page.locator('#timeline .lane[data-step="c"] .unstarted').inner_text() == "not started"
     assert page.locator('#step-list tr[data-step="a"] td').nth(3).inner_text() == "86 ms"
+
+
+# --- a dbt run: node steps read as their type and short name, tests fold under their node ---
+
+JOB = "dbt-shop"
+TESTS = {  # model → the tests on it: 20 tests on three models
+    "orders": ["not_null_orders_id", "unique_orders_id", "not_null_orders_customer_id"]
+    + [f"accepted_values_orders_status__v{i}" for i in range(6)]
+    + ["relationships_orders_customer_id__id__ref_customers_"],
+    "customers": ["not_null_customers_id", "unique_customers_id"]
+    + [f"not_null_customers_col{i}" for i in range(5)],
+    "payments": ["not_null_payments_id", "unique_payments_id", "assert_payments_positive"],
+}
+FAILING = "test.shop.assert_payments_positive"
+
+
+def _test_id(name: str) -> str:
+    # Generic tests carry a 10-hex hash; a singular test (assert_...) does not.
+    return f"test.shop.{name}" if name.startswith("assert_") else f"test.shop.{name}.0a1b2c3d4e"
+
+
+def _dbt_steps() -> list[tuple[str, list[str], str]]:
+    """(unique id, dependencies, final state) in the order dbt runs them."""
+    steps = [
+        ("dbt", [], "FAILED"),
+        ("source.shop.raw.orders", ["dbt"], "SUCCEEDED"),
+        ("seed.shop.countries", ["dbt"], "SUCCEEDED"),
+        ("model.shop.customers", ["seed.shop.countries"], "SUCCEEDED"),
+        ("model.shop.orders", ["source.shop.raw.orders", "model.shop.customers"], "SUCCEEDED"),
+        ("model.shop.payments", ["model.shop.orders"], "SUCCEEDED"),
+        ("snapshot.shop.orders_snapshot", ["model.shop.orders"], "SUCCEEDED"),
+    ]
+    for model, names in TESTS.items():
+        for name in names:
+            deps = [f"model.shop.{model}"]
+            if name.startswith("relationships_"):  # tests orders, refers to customers
+                deps = ["model.shop.customers", "model.shop.orders"]
+            test_id = _test_id(name)
+            steps.append((test_id, deps, "FAILED" if test_id == FAILING else "SUCCEEDED"))
+    return steps
+
+
+def _ingest_dbt_run(api: Api, start: datetime) -> None:
+    events = [event("run", start, "dbt1", job=JOB, state="RUNNING")]
+    for n, (name, deps, state) in enumerate(_dbt_steps()):
+        step = {"name": name, "dependencies": deps}
+        began = start + timedelta(seconds=n)
+        events.append(event("step", began, "dbt1", job=JOB, step=step, state="RUNNING", attempt=1))
+        ended = began + timedelta(seconds=2 if name != "dbt" else 40)
+        events.append(event("step", ended, "dbt1", job=JOB, step=step, state=state))
+    events.append(event("run", start + timedelta(seconds=41), "dbt1", job=JOB, state="FAILED"))
+    api.ingest(events)
+
+
+def _visible(page: Any, selector: str) -> int:
+    return int(page.locator(f"{selector} >> visible=true").count())
+
+
+def test_dbt_steps_show_type_and_short_name_and_tests_fold(page: Any, api: Api) -> None:
+    _ingest_dbt_run(api, ago(minutes=5))
+    _open_run(page, api, job=JOB)
+    dag = page.locator("#dag")
+    # Short label with its type; the unique id on hover; non-dbt names untouched.
+    orders = dag.locator('.step[data-step="model.shop.orders"]')
+    assert orders.locator("text").text_content() == "model orders"
+    assert orders.locator("title").text_content() == "model.shop.orders: SUCCEEDED"
+    labels = {
+        "seed.shop.countries": "seed countries",
+        "source.shop.raw.orders": "source raw.orders",
+        "snapshot.shop.orders_snapshot": "snapshot orders_snapshot",
+        "dbt": "dbt",
+    }
+    for name, label in labels.items():
+        assert dag.locator(f'.step[data-step="{name}"] text').text_content() == label
+    row = page.locator('#step-list tr[data-step="model.shop.customers"] a .step-label')
+    assert row.inner_text() == "MODEL customers"  # the type tag is set in capitals
+    assert row.get_attribute("title") == "model.shop.customers"
+    lane = page.locator('#timeline .lane[data-step="seed.shop.countries"] .step-label')
+    assert lane.get_attribute("title") == "seed.shop.countries"
+    assert page.locator('#step-list tr[data-step="dbt"] a').inner_text() == "dbt"
+    assert page.locator('#step-list tr[data-step="dbt"] a [title]').count() == 0
+
+    # A failed test's group is unfolded on arrival; the test's panel shows its label and id.
+    failing = dag.locator(f'.step[data-step="{FAILING}"]')
+    assert failing.locator("text").text_content() == "test assert_payments_positive"
+    failing.dispatch_event("click")
+    page.locator("#step-name").filter(has_text=FAILING).wait_for()
+    assert "selected" in (failing.get_attribute("class") or "")
+    payments = dag.locator('.test-group[data-group="model.shop.payments"]')
+    assert payments.locator(".group-head").get_attribute("aria-expanded") == "true"
+    assert "3 tests · 1 failed" in payments.locator(".group-head text").text_content()
+
+    # Tests hang under the node they test: 10 on orders (the relationships test too).
+    group = dag.locator('.test-group[data-group="model.shop.orders"]')
+    head = group.locator(".group-head")
+    assert head.locator("text").text_content() == "▸ 10 tests"
+    assert group.locator(".step[data-step]").count() == 0  # folded: only the group's box
+    edges = dag.locator('.edge[data-to="tests of model.shop.orders"]')
+    froms = {edges.nth(i).get_attribute("data-from") for i in range(edges.count())}
+    assert froms == {"model.shop.orders", "model.shop.customers"}  # relationships refs customers
+    ids = [_test_id(n) for n in TESTS["orders"]]
+    rows = ", ".join(f'#step-list tr[data-step="{i}"]' for i in ids)
+    lanes = ", ".join(f'#timeline .lane[data-step="{i}"]' for i in ids)
+    assert page.locator(rows).count() == 10
+    assert _visible(page, rows) == 0
+    assert _visible(page, lanes) == 0
+
+    head.dispatch_event("click")  # unfold: the tests are shown in the DAG, list and timeline
+    assert head.get_attribute("aria-expanded") == "true"
+    assert group.locator(".step[data-step]").count() == 10
+    labels = group.locator(".step[data-step] text").all_text_contents()
+    assert len(set(labels)) == 10
+    assert all(lbl.startswith("test ") for lbl in labels)
+    assert _visible(page, rows) == 10
+    assert _visible(page, lanes) == 10
+    title = group.locator(f'.step[data-step="{ids[0]}"] title').text_content()
+    assert title == f"{ids[0]}: SUCCEEDED"
+    page.locator("#dag").hover()
+    for _ in range(3):  # zoomed out to the whole DAG for the picture
+        page.mouse.wheel(0, 100)
+    page.locator("#dag").screenshot(path=str(ARTIFACTS / "console-dbt-dag.png"))
+    page.screenshot(path=str(ARTIFACTS / "console-dbt-run.png"))
+    page.screenshot(path=str(ARTIFACTS / "console-dbt-run-full.png"), full_page=True)
+
+    # Fold it again from the step list: hidden everywhere.
+    page.locator('#step-list tr.group[data-group="model.shop.orders"] button').click()
+    assert dag.locator('.test-group[data-group="model.shop.orders"] .step[data-step]').count() == 0
+    assert _visible(page, rows) == 0
+    assert _visible(page, lanes) == 0
+    assert page.locator('#timeline .lane.group[data-group="model.shop.orders"] .bar').count() == 1
+    # The other groups: customers' seven, folded; nothing grouped under a test or a source.
+    assert "7 tests" in dag.locator('[data-group="model.shop.customers"] .group-head').inner_html()
+    assert dag.locator(".test-group").count() == 3
+
+    # From the keyboard: Enter on a group's toggle unfolds it and keeps the focus there.
+    page.locator('#timeline .lane.group[data-group="model.shop.customers"] button').focus()
+    page.keyboard.press("Enter")
+    customers = ", ".join(f'#timeline .lane[data-step="{_test_id(n)}"]' for n in TESTS["customers"])
+    assert _visible(page, customers) == 7
+    focused = page.evaluate("document.activeElement.closest('[data-group]')?.dataset.group")
+    assert focused == "model.shop.customers"
+
+
+def test_dbt_names_are_recognised_by_shape_only(page: Any) -> None:
+    names = {
+        "model.shop.orders": ["model", "orders"],
+        "model.shop.orders.v2": ["model", "orders.v2"],
+        "seed.shop.countries": ["seed", "countries"],
+        "snapshot.shop.orders_snapshot": ["snapshot", "orders_snapshot"],
+        "source.shop.raw.orders": ["source", "raw.orders"],
+        "test.shop.not_null_orders_id.0a1b2c3d4e": ["test", "not_null_orders_id"],
+        "test.shop.assert_total_positive": ["test", "assert_total_positive"],
+        # Not dbt's shape: shown exactly as named.
+        "run-dbt": None,
+        "dbt build": None,
+        "model.orders": None,
+        "model.shop.orders.extra": None,
+        "test.shop.name.nothash": None,
+        "source.shop.orders": None,
+        "exposure.shop.dashboard": None,
+        "model.shop.my orders": None,
+    }
+    found = page.evaluate(
+        """async (names) => {
+            const { dbtNode } = await import("/console/static/dbt.js");
+            return Object.fromEntries(names.map((n) => {
+                const node = dbtNode(n);
+                return [n, node && [node.type, node.short]];
+            }));
+        }""",
+        list(names),
+    )
+    assert found == names

@@ -1,158 +1,103 @@
 // The Run page: job, state and times; the job DAG; a timeline of steps; a step's logs.
 
 import {
-  $, api, apiStream, element, focusableRow, formatMs, humanDuration, keyboardList, svg, timeAgo,
+  $, api, apiStream, element, focusableRow, formatMs, humanDuration, keyboardList, timeAgo,
 } from "./common.js";
+import { drawDag } from "./dag.js";
+import {
+  dbtNode, displayOrder, fitNames, groupState, groupSummary, stepLabel, testGroups,
+} from "./dbt.js";
 
-const BOX_W = 190;
-const BOX_H = 34;
-const GAP_X = 70;
-const GAP_Y = 16;
 const POLL_MS = 2000;
 const FINAL = new Set(["SUCCEEDED", "FAILED", "CANCELLED"]);
 let tailController = null;
 let pollTimer = null;
-let current = null;  // { runId, etag, selected, dagShape }
-
-// Each step sits one layer after its deepest dependency, left to right.
-export function layout(steps) {
-  const byName = new Map(steps.map((s) => [s.name, s]));
-  const depth = new Map();
-  const level = (name, seen = new Set()) => {
-    if (depth.has(name)) return depth.get(name);
-    if (seen.has(name)) return 0;  // a cycle cannot come from the runner; be safe anyway
-    seen.add(name);
-    const deps = (byName.get(name)?.dependencies || []).filter((d) => byName.has(d));
-    const value = deps.length ? 1 + Math.max(...deps.map((d) => level(d, seen))) : 0;
-    depth.set(name, value);
-    return value;
-  };
-  const columns = [];
-  for (const step of steps) {
-    const d = level(step.name);
-    (columns[d] ||= []).push(step.name);
-  }
-  const position = new Map();
-  columns.forEach((names, col) => names.forEach((name, row) => {
-    position.set(name, { x: col * (BOX_W + GAP_X), y: row * (BOX_H + GAP_Y) });
-  }));
-  const width = columns.length * (BOX_W + GAP_X) - GAP_X;
-  const height = Math.max(...columns.map((c) => c.length)) * (BOX_H + GAP_Y) - GAP_Y;
-  return { position, width: Math.max(width, BOX_W), height: Math.max(height, BOX_H) };
-}
-
-function drawDag(steps, onSelect) {
-  const holder = $("dag");
-  holder.replaceChildren();
-  if (!steps.length) return;
-  const { position, width, height } = layout(steps);
-  const pad = 12;
-  const root = svg("svg", { viewBox: `${-pad} ${-pad} ${width + 2 * pad} ${height + 2 * pad}`,
-    role: "img", "aria-label": "Job DAG" });
-  const defs = svg("defs");
-  const marker = svg("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 10, refY: 5,
-    markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse" });
-  marker.append(svg("path", { d: "M 0 0 L 10 5 L 0 10 z", class: "arrowhead" }));
-  defs.append(marker);
-  const scene = svg("g", { class: "scene" });
-  root.append(defs, scene);
-  for (const step of steps) {
-    const to = position.get(step.name);
-    for (const dep of step.dependencies) {
-      const from = position.get(dep);
-      if (!from) continue;
-      const x1 = from.x + BOX_W, y1 = from.y + BOX_H / 2, x2 = to.x, y2 = to.y + BOX_H / 2;
-      const mid = (x1 + x2) / 2;
-      const edge = svg("path", { d: `M ${x1} ${y1} C ${mid} ${y1}, ${mid} ${y2}, ${x2} ${y2}`,
-        class: "edge", "marker-end": "url(#arrow)" });
-      edge.dataset.from = dep;
-      edge.dataset.to = step.name;
-      scene.append(edge);
-    }
-  }
-  for (const step of steps) {
-    const { x, y } = position.get(step.name);
-    const box = svg("g", { class: `step ${step.state}`, transform: `translate(${x} ${y})`,
-      tabindex: 0, role: "button" });
-    box.dataset.step = step.name;
-    const title = svg("title");
-    title.textContent = `${step.name}: ${step.state}`;
-    const label = svg("text", { x: 10, y: BOX_H / 2 + 4 });
-    label.textContent = step.name.length > 24 ? `${step.name.slice(0, 23)}…` : step.name;
-    box.append(title, svg("rect", { width: BOX_W, height: BOX_H, rx: 5 }), label);
-    box.addEventListener("click", () => onSelect(step.name));
-    box.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") onSelect(step.name); });
-    scene.append(box);
-  }
-  root.style.maxWidth = `${(width + 2 * pad) * 1.2}px`;  // small DAGs are not blown up
-  holder.append(root);
-  // A DAG wider than the box opens at 1:1 from its start, labels readable; drag and wheel
-  // to explore it. A smaller one is shown whole.
-  const box = holder.getBoundingClientRect();
-  const fits = width + 2 * pad <= box.width;
-  const view = fits ? { x: -pad, y: -pad, w: width + 2 * pad, h: height + 2 * pad }
-    : { x: -pad, y: -pad, w: box.width, h: box.height };
-  panZoom(root, view);
-}
-
-function panZoom(root, initial) {
-  let view = initial;
-  const apply = () => root.setAttribute("viewBox", `${view.x} ${view.y} ${view.w} ${view.h}`);
-  apply();
-  root.addEventListener("wheel", (event) => {
-    event.preventDefault();
-    const factor = event.deltaY > 0 ? 1.15 : 1 / 1.15;
-    view = { x: view.x, y: view.y, w: view.w * factor, h: view.h * factor };
-    apply();
-  }, { passive: false });
-  let drag = null;
-  root.addEventListener("pointerdown", (e) => { drag = { x: e.clientX, y: e.clientY, view }; });
-  root.addEventListener("pointerup", () => { drag = null; });
-  root.addEventListener("pointermove", (e) => {
-    if (!drag) return;
-    const scale = view.w / root.clientWidth;
-    view = { ...drag.view, x: drag.view.x - (e.clientX - drag.x) * scale,
-      y: drag.view.y - (e.clientY - drag.y) * scale };
-    apply();
-  });
-}
+let current = null;  // { runId, etag, selected, dagShape, folds, run }
 
 // Steps in the order they started (the API's order), on a time axis; steps that never started
-// (pending, skipped) are listed after them as what they are, without a bar in time.
-function drawTimeline(run, steps, onSelect) {
+// (pending, skipped) are listed after them as what they are, without a bar in time. A dbt
+// node's tests follow it as a group with one bar over their span, folded or not.
+function drawTimeline(run, rows, view) {
   const holder = $("timeline");
   holder.replaceChildren();
-  // A skipped or pending step has a first event but never ran: no bar for it.
-  const ran = (s) => s.startTime && s.state !== "SKIPPED" && s.state !== "PENDING";
+  const steps = rows.filter((r) => r.step).map((r) => r.step);
   const started = steps.filter(ran);
   const now = Date.now();
   const t0 = started.length ? Math.min(...started.map((s) => Date.parse(s.startTime))) : now;
   const ends = started.map((s) => (s.endTime ? Date.parse(s.endTime) : now));
   const t1 = Math.max(t0 + 1, ...ends, run.endTime ? Date.parse(run.endTime) : t0 + 1);
-  const span = t1 - t0;
-  if (started.length) holder.append(timeAxis(span));
-  for (const step of steps) {
-    const row = element("div", null, "lane");
-    row.dataset.step = step.name;
-    const name = element("button", step.name, "lane-name");
+  const scale = { t0, span: t1 - t0, now };
+  if (started.length) holder.append(timeAxis(scale.span));
+  for (const row of rows) {
+    if (row.group) {
+      holder.append(groupLane(row, scale, view));
+      continue;
+    }
+    const step = row.step;
+    const lane = element("div", null, row.in ? "lane in-group" : "lane");
+    lane.dataset.step = step.name;
+    lane.hidden = Boolean(row.in) && !view.open(row.in);
+    const name = element("button", null, "lane-name");
+    name.append(stepLabel(step.name));
     name.type = "button";
-    name.addEventListener("click", () => onSelect(step.name));
+    name.addEventListener("click", () => view.onSelect(step.name));
     const track = element("div", null, "track");
     if (ran(step)) {
-      const bar = element("div", null, `bar ${step.state}`);
-      const start = Date.parse(step.startTime) - t0;
-      const end = (step.endTime ? Date.parse(step.endTime) : now) - t0;
-      bar.style.left = `${(start / span) * 100}%`;
-      bar.style.width = `${Math.max(((end - start) / span) * 100, 0.5)}%`;
-      bar.title = `${step.startTime} → ${step.endTime || "running"} (${humanDuration(step.duration) || "running"})`;
-      track.append(bar);
+      const end = step.endTime ? Date.parse(step.endTime) : now;
+      track.append(bar(step.state, Date.parse(step.startTime), end, scale,
+        `${step.startTime} → ${step.endTime || "running"} (${humanDuration(step.duration) || "running"})`));
     } else {
       track.append(element("span", step.state === "SKIPPED" ? "skipped" : "not started",
         `unstarted ${step.state}`));
     }
-    row.append(name, track);
-    holder.append(row);
+    lane.append(name, track);
+    holder.append(lane);
   }
+  // Long dbt names lose their middle, not their distinguishing end, to the lane's width.
+  const names = [...holder.querySelectorAll(".lane:not([hidden]) .lane-name .step-label .name")];
+  fitNames(names.map((name) => {
+    const button = name.closest(".lane-name");
+    const right = button.getBoundingClientRect().right - parseFloat(getComputedStyle(button).paddingRight);
+    return { name, room: right - name.getBoundingClientRect().left };
+  }));
+}
+
+// A skipped or pending step has a first event but never ran: no bar for it.
+const ran = (s) => s.startTime && s.state !== "SKIPPED" && s.state !== "PENDING";
+
+function bar(state, start, end, { t0, span }, title) {
+  const node = element("div", null, `bar ${state}`);
+  node.style.left = `${((start - t0) / span) * 100}%`;
+  node.style.width = `${Math.max(((end - start) / span) * 100, 0.5)}%`;
+  node.title = title;
+  return node;
+}
+
+function groupLane(row, scale, view) {
+  const lane = element("div", null, "lane group");
+  lane.dataset.group = row.group;
+  lane.append(foldButton(row, view, "lane-name"));
+  const track = element("div", null, "track");
+  const tests = row.tests.filter(ran);
+  if (tests.length) {
+    const start = Math.min(...tests.map((t) => Date.parse(t.startTime)));
+    const end = Math.max(...tests.map((t) => (t.endTime ? Date.parse(t.endTime) : scale.now)));
+    track.append(bar(groupState(row.tests), start, end, scale, groupSummary(row.tests)));
+  }
+  lane.append(track);
+  return lane;
+}
+
+// The toggle of a group of tests: "▸ 20 tests · 1 failed", the tested node in its title.
+function foldButton(row, view, className) {
+  const open = view.open(row.group);
+  const button = element("button", `${open ? "▾" : "▸"} ${groupSummary(row.tests)}`,
+    `fold ${className}`);
+  button.type = "button";
+  button.title = `Tests of ${row.group}`;
+  button.setAttribute("aria-expanded", String(open));
+  button.addEventListener("click", () => view.onToggle(row.group));
+  return button;
 }
 
 function timeAxis(span) {
@@ -167,25 +112,39 @@ function timeAxis(span) {
   return axis;
 }
 
-function drawStepList(steps, onSelect) {
+function drawStepList(rows, view) {
   const body = $("step-list").querySelector("tbody");
-  body.replaceChildren(...steps.map((step) => {
-    const row = focusableRow(element("tr"));
-    row.dataset.step = step.name;
-    const link = element("a", step.name);
-    link.href = "#";
-    link.addEventListener("click", (event) => { event.preventDefault(); onSelect(step.name); });
-    const name = element("td", null, "name");
-    name.append(link);
-    const state = element("td");
-    state.append(element("span", step.state, `badge ${step.state}`));
-    const start = element("td");
-    if (step.startTime) start.append(timeAgo(step.startTime));
-    row.append(name, state, start, element("td", step.duration ? humanDuration(step.duration)
-      : step.startTime ? "running" : ""), element("td", String(step.attempt)));
-    return row;
-  }));
+  body.replaceChildren(...rows.map((row) => (row.group ? groupRow(row, view) : stepRow(row, view))));
   keyboardList($("step-list"));
+}
+
+function stepRow({ step, in: group }, view) {
+  const row = focusableRow(element("tr", null, group ? "in-group" : ""));
+  row.dataset.step = step.name;
+  row.hidden = Boolean(group) && !view.open(group);
+  const link = element("a");
+  link.append(stepLabel(step.name));
+  link.href = "#";
+  link.addEventListener("click", (event) => { event.preventDefault(); view.onSelect(step.name); });
+  const name = element("td", null, "name");
+  name.append(link);
+  const state = element("td");
+  state.append(element("span", step.state, `badge ${step.state}`));
+  const start = element("td");
+  if (step.startTime) start.append(timeAgo(step.startTime));
+  row.append(name, state, start, element("td", step.duration ? humanDuration(step.duration)
+    : step.startTime ? "running" : ""), element("td", String(step.attempt)));
+  return row;
+}
+
+function groupRow(row, view) {
+  const tr = element("tr", null, "group");
+  tr.dataset.group = row.group;
+  const cell = element("td", null, "name");
+  cell.colSpan = 5;
+  cell.append(foldButton(row, view, "plain small"));
+  tr.append(cell);
+  return tr;
 }
 
 // ANSI SGR colours (30–37, 90–97, bold) become spans with classes; the text stays text.
@@ -251,7 +210,8 @@ async function showStep(runId, name, scroll = false) {
   const resp = await api(`/jobs/v1/runs/${encodeURIComponent(runId)}/steps/${encodeURIComponent(name)}`);
   const step = await resp.json();
   if (current?.selected === name) current.selectedState = step.state;
-  $("step-name").textContent = step.name;
+  $("step-name").replaceChildren(stepLabel(step.name));
+  if (dbtNode(step.name)) $("step-name").append(element("code", step.name, "muted full-id"));
   const facts = $("step-facts");
   facts.replaceChildren();
   const add = (label, value) => facts.append(element("dt", label), element("dd", value ?? "—"));
@@ -329,16 +289,39 @@ function renderRun(run) {
   times.replaceChildren(element("span", "started "), timeAgo(run.startTime),
     element("span", ` (${run.startTime || "—"})`), element("span", run.endTime
       ? `, ended ${run.endTime}, took ${humanDuration(run.duration)}` : ", still running"));
+  current.run = run;
+  drawSteps(run, false);
+}
+
+// The DAG, timeline and list; a group of tests starts folded unless one of them failed, and
+// stays as the viewer left it.
+function drawSteps(run, keepView) {
   const runId = run.runId;
-  const select = (name) => showStep(runId, name);
-  // Redraw the DAG only when its shape or a state changed, so a viewer's pan and zoom survive.
-  const shape = JSON.stringify(run.steps.map((s) => [s.name, s.state, s.dependencies]));
+  const groups = testGroups(run.steps);
+  const folds = current.folds;
+  const view = {
+    open: (group) => folds.get(group) ?? groups.get(group).some((t) => t.state === "FAILED"),
+    onSelect: (name) => showStep(runId, name),
+    onToggle: (group) => {
+      folds.set(group, !view.open(group));
+      current.dagShape = null;
+      const where = document.activeElement?.closest("#dag, #timeline, #step-list")?.id;
+      drawSteps(current.run, true);
+      // A keyboard user stays on the toggle they pressed, though it was drawn anew.
+      const toggle = where === "dag" ? ".group-head" : "button.fold";
+      if (where) document.querySelector(`#${where} [data-group="${CSS.escape(group)}"] ${toggle}`)?.focus();
+    },
+  };
+  // Redraw the DAG only when its shape, a state or a fold changed, so pan and zoom survive.
+  const shape = JSON.stringify([run.steps.map((s) => [s.name, s.state, s.dependencies]),
+    [...groups.keys()].map(view.open)]);
   if (current.dagShape !== shape) {
-    drawDag(run.steps, select);
+    drawDag(run.steps, groups, { ...view, keepView });
     current.dagShape = shape;
   }
-  drawTimeline(run, run.steps, select);
-  drawStepList(run.steps, select);
+  const rows = displayOrder(run.steps, groups);
+  drawTimeline(run, rows, view);
+  drawStepList(rows, view);
   for (const node of document.querySelectorAll("#run [data-step]")) {
     node.classList.toggle("selected", node.dataset.step === current.selected);
   }
@@ -366,7 +349,7 @@ async function poll(runId) {
 export async function showRun(runId) {
   stopRun();
   $("step-panel").hidden = true;
-  current = { runId, etag: null, selected: null, dagShape: null };
+  current = { runId, etag: null, selected: null, dagShape: null, folds: new Map(), run: null };
   const resp = await api(`/jobs/v1/runs/${encodeURIComponent(runId)}`);
   const run = await resp.json().catch(() => ({}));
   if (!resp.ok) {
