@@ -4,6 +4,7 @@ exactly one of several workers run each round of a task."""
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -11,11 +12,12 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from jobtrail.domain.batches import parse_batch
 from jobtrail.store import leases
 from jobtrail.store.ingest import ingest
+from jobtrail.store.schema import worker_leases
 from tests.support import SECRET, Api, ago, iso, make_org, simple_run, start_server
 
 
@@ -52,13 +54,12 @@ def test_bad_clock_and_sigterm(db_url: str, engine: Engine, tmp_path: Path) -> N
     assert "--now" in bad.stderr
     cmd = [sys.executable, "-m", "jobtrail.cli", "worker", "--db", db_url]
     with (tmp_path / "worker.log").open("w+") as log:
-        # A short interval: the lease this worker takes must not hold other tests' servers off.
-        env = {**os.environ, "JOBTRAIL_PRUNE_INTERVAL": "PT1S"}
+        env = {**os.environ, "JOBTRAIL_PRUNE_INTERVAL": "PT0.1S"}
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
         try:
             # The worker logs its first round's work only when there is some; wait for the
             # process to be up by its own first lease instead of sleeping.
-            _wait_for_lease(engine, "retention")
+            _wait_for_lease(engine, "retention", f"{socket.gethostname()}:{proc.pid}")
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(30) == 0
         finally:
@@ -67,14 +68,16 @@ def test_bad_clock_and_sigterm(db_url: str, engine: Engine, tmp_path: Path) -> N
                 proc.wait()
 
 
-def _wait_for_lease(engine: Engine, name: str, timeout: float = 60) -> None:
+def _wait_for_lease(engine: Engine, name: str, holder: str, timeout: float = 60) -> None:
+    """Until the worker process has run a round of its own (its signal handlers are set)."""
     deadline = time.monotonic() + timeout
+    stmt = select(worker_leases.c.holder).where(worker_leases.c.name == name)
     while time.monotonic() < deadline:
-        # A lease held by someone cannot be claimed at time 0: the row exists and is taken.
-        if not leases.claim(engine, name, "probe", 0, 0):
-            return
+        with engine.connect() as conn:
+            if conn.execute(stmt).scalar() == holder:
+                return
         time.sleep(0.1)
-    raise AssertionError(f"no worker took the {name!r} lease")
+    raise AssertionError(f"the worker never took the {name!r} lease")
 
 
 def test_one_claim_per_round_among_racing_workers(engine: Engine) -> None:
@@ -85,7 +88,7 @@ def test_one_claim_per_round_among_racing_workers(engine: Engine) -> None:
     lock = threading.Lock()
 
     def claim(holder: str) -> None:
-        won = leases.claim(engine, name, holder, now, now + minute)
+        won = leases.claim(engine, name, holder, now, minute)
         with lock:
             wins.append(won)
 
@@ -95,5 +98,6 @@ def test_one_claim_per_round_among_racing_workers(engine: Engine) -> None:
     for thread in threads:
         thread.join()
     assert sorted(wins) == [False] * 7 + [True]
-    assert not leases.claim(engine, name, "late", now + minute - 1, now + 2 * minute)
-    assert leases.claim(engine, name, "next", now + minute, now + 2 * minute)
+    assert not leases.claim(engine, name, "late", now + minute - 1, minute)
+    assert leases.claim(engine, name, "often", now + 1, 1)  # a shorter interval is not held off
+    assert leases.claim(engine, name, "next", now + minute + 1, minute)

@@ -171,8 +171,9 @@ job_definitions = Table(
     Index("ix_job_definitions_scheduled", "scheduled", "org_id"),
 )
 
-# Leases on periodic background work: a worker runs a task only after moving `until` forward
-# with a conditional UPDATE that changed exactly one row, so several workers never double it.
+# Leases on periodic background work: a worker runs a task only after moving `until` (when it
+# last ran) forward with a conditional UPDATE that changed exactly one row, so several workers
+# never double it.
 worker_leases = Table(
     "worker_leases",
     metadata,

@@ -69,11 +69,11 @@ class Worker:
         done: dict[str, int] = {}
         for task in self.tasks:
             now = self.clock()
-            until = now + int(task.every.total_seconds() * 1_000_000)
+            every = int(task.every.total_seconds() * 1_000_000)
             if (
                 task.leased
                 and not force
-                and not leases.claim(self.engine, task.name, self.holder, now, until)
+                and not leases.claim(self.engine, task.name, self.holder, now, every)
             ):
                 continue
             try:
