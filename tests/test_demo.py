@@ -105,6 +105,7 @@ def test_demo_serves_realistic_sample_runs(tmp_path: Path) -> None:
         assert "Error" in detail["stderr"]
         assert detail["stdout"].count("\n") > 2
         _check_agent_jobs(prefix, auth)
+        _check_demo_alerts(prefix, auth)
     finally:
         proc.terminate()
         proc.wait(60)
@@ -114,3 +115,21 @@ def test_demo_serves_realistic_sample_runs(tmp_path: Path) -> None:
     assert folder, out
     left = subprocess.run(["pgrep", "-f", folder[1]], capture_output=True, text=True)
     assert left.stdout == "", "the demo's job runs must end with it"
+
+
+def _check_demo_alerts(prefix: str, auth: dict[str, str]) -> None:
+    """The demo's own webhook receiver gets (and verifies) the alerts of its failing job and
+    its long job within a minute."""
+    wanted = {("flaky-sync", "failed"), ("backfill", "stuck")}
+    deadline = time.monotonic() + 60
+    delivered: set[tuple[str, str]] = set()
+    while time.monotonic() < deadline and not wanted <= delivered:
+        time.sleep(1)
+        listed = httpx.get(f"{prefix}/alerts/v1/alerts?state=all", headers=auth).json()
+        delivered = {
+            (a["jobName"], a["condition"])
+            for a in listed
+            if a["environment"] == "demo"
+            and any(d["status"] == "delivered" for d in a["deliveries"])
+        }
+    assert wanted <= delivered, delivered

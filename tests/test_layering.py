@@ -20,6 +20,7 @@ FORBIDDEN = {
     "store": {"jobtrail.api", "jobtrail.cli", "fastapi", "httpx"},
     "api": {"jobtrail.cli", "jobtrail.runner"},
     "runner": {"jobtrail.api", "jobtrail.cli", "fastapi"},
+    "worker": {"jobtrail.api", "jobtrail.cli", "jobtrail.runner", "fastapi"},
     "console": {"jobtrail.store", "jobtrail.cli", "jobtrail.runner", "sqlalchemy"},
     "demo": {"jobtrail.store", "jobtrail.api", "jobtrail.cli", "sqlalchemy", "fastapi"},
 }

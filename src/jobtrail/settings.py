@@ -84,6 +84,11 @@ class Settings(BaseSettings):
     lineage_environments: dict[str, str] = Field(default_factory=dict)
     # Concurrent ingestion requests share one commit (off: each commits alone, for comparison).
     group_commit: bool = True
+    worker: bool = True  # run the background worker inside `jobtrail serve`
+    worker_poll: float = Field(default=1.0, gt=0, le=300)  # seconds between worker rounds
+    alerts_interval: timedelta = timedelta(seconds=15)  # between alert evaluations
+    alerts_config: str | None = None  # TOML file: default alert settings and channels
+    public_url: str | None = None  # where the console is reached, for links in alerts
 
     @field_validator("db")
     @classmethod
@@ -92,7 +97,9 @@ class Settings(BaseSettings):
             raise ValueError("JOBTRAIL_DB must be a sqlite:/// or postgresql:// URL")
         return normalise_db_url(value)
 
-    @field_validator("token_ttl", "retention", "clock_skew", "prune_interval", mode="before")
+    @field_validator(
+        "token_ttl", "retention", "clock_skew", "prune_interval", "alerts_interval", mode="before"
+    )
     @classmethod
     def _duration(cls, value: object) -> timedelta:
         parsed = parse_iso_duration(value)

@@ -39,13 +39,20 @@ MATRIX: dict[tuple[str, str], tuple[str, ...] | str] = {
     ("GET", KEYS): ADMINS,
     ("POST", KEYS): ADMINS,
     ("DELETE", f"{KEYS}/{{keyId}}"): ADMINS,
+    ("PUT", f"{ORG}/jobs/v1/definitions"): WRITERS,
+    ("GET", f"{ORG}/jobs/v1/definitions"): READERS,
+    ("GET", f"{ORG}/alerts/v1/alerts"): READERS,
     ("POST", "/api/v1/lineage"): STATIC_WRITERS,
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/readyz"): PUBLIC,
 }
-SUCCESS = {"GET": 200, "POST": 200, "DELETE": 204}
+SUCCESS = {"GET": 200, "POST": 200, "PUT": 200, "DELETE": 204}
 CREATED = {("POST", KEYS): 201}
-BODIES: dict[str, Any] = {f"{ORG}/jobs/v1/events": {"events": []}, KEYS: {"role": "read"}}
+BODIES: dict[str, Any] = {
+    f"{ORG}/jobs/v1/events": {"events": []},
+    KEYS: {"role": "read"},
+    f"{ORG}/jobs/v1/definitions": {"definitions": [{"jobName": "matrix", "environment": "prod"}]},
+}
 QUERIES = {f"{ORG}/jobs/v1/runs": {"from": "PT-1H", "to": "PT0S"}}
 COLUMNS = ("no token", *EVERYONE)
 

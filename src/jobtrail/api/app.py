@@ -1,4 +1,4 @@
-"""The FastAPI application: routers, error envelope, docs, and periodic retention."""
+"""The FastAPI application: routers, error envelope, docs, and the background worker."""
 
 import asyncio
 import contextlib
@@ -13,6 +13,8 @@ from sqlalchemy.exc import DBAPIError
 
 from jobtrail import __version__
 from jobtrail.api import (
+    routes_alerts,
+    routes_catalog,
     routes_events,
     routes_health,
     routes_insights,
@@ -30,25 +32,11 @@ from jobtrail.api.limits import HeaderLimits
 from jobtrail.api.metrics import StoreCollector, install_metrics
 from jobtrail.console.routes import install_console
 from jobtrail.settings import Settings
-from jobtrail.store import accounts, retention
+from jobtrail.store import accounts
 from jobtrail.store.dialect import is_unavailable, make_engine
+from jobtrail.worker.loop import Worker, default_tasks
 
 log = logging.getLogger("jobtrail.api")
-
-
-async def _prune_forever(ctx: AppContext) -> None:
-    interval = ctx.settings.prune_interval.total_seconds()
-    while True:
-        try:
-            kept = ctx.settings.time_bounds(accounts.now_micros())
-            pruned = await run_in_threadpool(
-                retention.prune, ctx.engine, kept.earliest, kept.latest
-            )
-            if pruned:
-                log.info("retention: pruned %d runs", pruned)
-        except Exception as exc:
-            _log_failure("retention: pruning", exc)
-        await asyncio.sleep(interval)
 
 
 def _log_failure(what: str, exc: Exception) -> None:
@@ -84,19 +72,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        task = asyncio.create_task(_prune_forever(ctx))
+        worker = Worker(engine, default_tasks(settings), accounts.now_micros, settings.worker_poll)
+        thread = worker.start_thread() if settings.worker else None
         ctx.live.start(asyncio.get_running_loop())
         sync = asyncio.create_task(_sync_forever(ctx))
         # Everything built at start-up lives as long as the process: keep it out of the garbage
         # collector's scans, which otherwise cost a fifth of large ingestion requests.
         gc.freeze()
         yield
-        for running in (task, sync):
-            running.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await running
+        sync.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sync
         await _sync(ctx)
         ctx.live.stop()
+        worker.stop()
+        if thread is not None:
+            thread.join(30)
         ctx.committer.close()
         engine.dispose()
 
@@ -118,6 +109,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         routes_events,
         routes_insights,
         routes_org,
+        routes_catalog,
+        routes_alerts,
     ):
         document_roles(module.router)
         app.include_router(module.router, prefix=BASE)

@@ -173,5 +173,63 @@ class NewApiKeyOut(ApiKeyOut):
     key: str = Field(description="The secret, shown only in this response; only a hash is kept.")
     openLineageApiKey: str | None = Field(
         default=None,
-        description="For role ingest: `<keyId>.<secret>`, the value of OPENLINEAGE_API_KEY.",
+        description="For roles ingest and admin: `<keyId>.<secret>`, OPENLINEAGE_API_KEY's value.",
     )
+
+
+class DefinitionIn(BaseModel):
+    """A job's definition as a runner reports it (unknown fields are refused)."""
+
+    model_config = ConfigDict(extra="forbid")
+    jobName: str
+    environment: str
+    schedule: str | None = Field(default=None, examples=["0 * * * *"])
+    timezone: str | None = Field(default=None, examples=["Europe/Paris"])
+    owners: list[str] | None = None
+    labels: dict[str, str] | None = None
+    alerts: dict[str, object] | None = Field(
+        default=None,
+        examples=[{"on": ["failed", "stuck"], "stuck_after": "2h", "channels": ["team-hook"]}],
+    )
+    scheduled: bool | None = Field(default=None, description="false: no longer scheduled.")
+
+
+class DefinitionsStored(_Out):
+    stored: int
+
+
+class DefinitionOut(_Out):
+    jobId: str
+    jobName: str
+    environment: str
+    schedule: str | None
+    timezone: str
+    owners: list[str]
+    labels: dict[str, str]
+    alerts: dict[str, object] = Field(description="Durations in seconds; only those given.")
+    scheduled: bool
+    lastSeen: str
+    nextExpectedRun: str | None = Field(description="Next scheduled time (UTC), when scheduled.")
+
+
+class DeliveryOut(_Out):
+    channel: str
+    status: str = Field(description="pending, delivered or failed (after the last retry).")
+    attempts: int
+    lastAttemptAt: str | None
+    lastError: str | None
+
+
+class AlertOut(_Out):
+    alertId: str = Field(description="The idempotency key of the condition instance.")
+    jobName: str
+    environment: str
+    condition: str
+    state: str = Field(description="open or resolved")
+    runId: str | None
+    stepName: str | None
+    scheduledAt: str | None
+    raisedAt: str
+    resolvedAt: str | None
+    message: str
+    deliveries: list[DeliveryOut]

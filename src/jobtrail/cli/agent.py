@@ -3,8 +3,9 @@
 import logging
 import os
 import signal
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -18,7 +19,9 @@ from jobtrail.cli.reporting import (
     sink,
 )
 from jobtrail.runner.agent import Agent
+from jobtrail.runner.catalog import report_in_background
 from jobtrail.runner.delivery import SpoolSweeper
+from jobtrail.runner.sinks import Sink
 
 
 def agent(
@@ -40,8 +43,13 @@ def agent(
         args += ["--org", org]
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     scheduler = Agent(jobs_dir, args)
+    scheduler.on_definitions = lambda found: _report(lambda: sink(server, db, org), found)
     if server:
         scheduler.after_tick = SpoolSweeper(spool, lambda: http_sink(server, org))
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: scheduler.stop())
     scheduler.run_forever()
+
+
+def _report(make_sink: Callable[[], Sink], definitions: list[dict[str, Any]]) -> None:
+    report_in_background(make_sink, definitions)

@@ -18,6 +18,7 @@ from jobtrail.cli.common import DbOption, fail
 from jobtrail.cli.server import HostOption, PortOption
 from jobtrail.cli.store_access import open_store
 from jobtrail.demo.jobs import write_demo_jobs
+from jobtrail.demo.receiver import DemoReceiver
 from jobtrail.demo.sample import sample_events
 from jobtrail.domain.roles import Role
 from jobtrail.runner.agent import Agent
@@ -55,6 +56,13 @@ def demo(
     org_id = accounts.create_org(engine, f"demo {datetime.now(UTC):%Y-%m-%d %H:%M}")
     ingest_key = accounts.create_key(engine, org_id, Role.INGEST, name="demo ingest")
     read_key = accounts.create_key(engine, org_id, Role.READ, name="demo read")
+    folder = Path(tempfile.mkdtemp(prefix="jobtrail-demo-"))
+    receiver = DemoReceiver(lambda line: console.print(f"  [red]{line}[/]", soft_wrap=True))
+    os.environ.update(
+        JOBTRAIL_ALERTS_CONFIG=str(receiver.write_config(folder / "alerts.toml")),
+        JOBTRAIL_ALERTS_INTERVAL="PT5S",
+        JOBTRAIL_PUBLIC_URL=f"http://{host}:{port}",
+    )
     server = uvicorn.Server(
         uvicorn.Config(
             "jobtrail.api.app:create_app", factory=True, host=host, port=port, log_level="warning"
@@ -68,7 +76,6 @@ def demo(
         time.sleep(0.05)
     base = f"http://{host}:{port}"
     count = _load_demo(base, org_id, ingest_key.key.key_id, ingest_key.secret)
-    folder = Path(tempfile.mkdtemp(prefix="jobtrail-demo-"))
     agent, agent_thread, with_dbt = _start_agent(folder, base, org_id, ingest_key)
     console.print(f"[green]jobtrail demo[/] is serving {count} sample events at {base}\n")
     console.print(
@@ -80,6 +87,9 @@ def demo(
     console.print(f"  API key:         {read_key.secret}")
     console.print(f"  Jobs console:    {base}/console")
     console.print(f"  API docs:        {base}/api/msc/v1/docs")
+    console.print(
+        f"  Alerts:          {base}/console#/alerts (and below, as the webhook gets them)"
+    )
     console.print(
         f"\n  curl -H 'X-API-Key-ID: {read_key.key.key_id}' -H 'X-API-Key: {read_key.secret}' "
         f"{base}/api/msc/v1/organizations/{org_id}/credentials/v3/token",
@@ -96,6 +106,7 @@ def demo(
         agent_thread.join(timeout=40)
         server.should_exit = True
         thread.join(timeout=5)
+        receiver.close()
         shutil.rmtree(folder, ignore_errors=True)
 
 

@@ -20,6 +20,8 @@ COMMANDS = {
     "run": "jobtrail.cli.run:run",
     "flush": "jobtrail.cli.run:flush",
     "agent": "jobtrail.cli.agent:agent",
+    "worker": "jobtrail.cli.worker:worker",
+    "alerts": "jobtrail.cli.alerts:alerts_app",
 }
 
 

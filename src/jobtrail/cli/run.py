@@ -21,6 +21,7 @@ from jobtrail.cli.reporting import (
     http_sink,
     sink,
 )
+from jobtrail.runner.catalog import definition_payload, report_in_background
 from jobtrail.runner.delivery import Delivery, flush_spool
 from jobtrail.runner.events import EventFactory
 from jobtrail.runner.executor import RunExecutor, RunOptions, new_run_key
@@ -115,6 +116,7 @@ def run(
         tmp = Path(tempfile.mkdtemp(prefix=f"jobtrail-{_safe(spec.job)}-", dir=tmp_root))
     except OSError as exc:
         raise fail(f"cannot create {exc.filename}: {exc.strerror or exc}", 2) from None
+    reported = report_in_background(lambda: sink(server, db, org), [definition_payload(spec)])
     delivery = Delivery(destination, spool_file).start()
     emit = _recording(delivery.emit, events_log) if events_log else delivery.emit
     options = RunOptions(
@@ -126,6 +128,7 @@ def run(
         for sig in (signal.SIGINT, signal.SIGTERM):  # while waiting: stop waiting, spool the rest
             signal.signal(sig, lambda *_: delivery.hurry())
         delivered = delivery.close(flush_timeout)
+        reported.join(min(flush_timeout, 10.0))
         if spool_file is not None:
             spool_file.release()
         if not keep_tmp:

@@ -10,7 +10,7 @@ import typer
 import uvicorn
 
 from jobtrail.cli.common import DbOption, JsonOption, print_json
-from jobtrail.cli.store_access import load_settings, open_store
+from jobtrail.cli.store_access import check_alerts_config, load_settings, open_store
 from jobtrail.store import accounts, migrate, retention
 from jobtrail.store.dialect import make_engine
 
@@ -27,9 +27,13 @@ def serve(
     port: PortOption = 8000,
     workers: Annotated[int, typer.Option("--workers", min=1, help="Server processes.")] = 1,
     retention_: RetentionOption = None,
+    no_worker: Annotated[
+        bool, typer.Option("--no-worker", help="Leave background work to `jobtrail worker`.")
+    ] = False,
 ) -> None:
     """Apply migrations and serve the Jobs API (docs at /api/msc/v1/docs)."""
-    settings = load_settings(db, retention=retention_)
+    settings = load_settings(db, retention=retention_, worker=False if no_worker else None)
+    check_alerts_config(settings)
     migrate.upgrade(make_engine(settings.db))
     made = _multiprocess_metrics() if workers > 1 else None
     try:

@@ -12,6 +12,7 @@ from jobtrail.cli.common import error, fail
 from jobtrail.settings import Settings
 from jobtrail.store import migrate
 from jobtrail.store.dialect import make_engine
+from jobtrail.worker.config import ConfigError, load_config
 
 
 def load_settings(db: str | None, **overrides: Any) -> Settings:
@@ -45,3 +46,12 @@ def open_store_to_read(db: str | None) -> Engine:
     if not migrate.is_current(engine):
         raise fail("the store's schema is not the current one; run `jobtrail migrate` first.", 2)
     return engine
+
+
+def check_alerts_config(settings: Settings) -> None:
+    """Refuse a bad alerts configuration file before starting (exit 2 naming the setting)."""
+    try:
+        load_config(settings.alerts_config)
+    except ConfigError as exc:
+        error(str(exc))
+        raise typer.Exit(2) from None

@@ -40,6 +40,9 @@ steps:
 job: backfill
 environment: demo
 schedule: "*/3 * * * *"
+owners: [data-team@demo.example]
+alerts:
+  stuck_after: 20s
 steps:
   - name: backfill-days
     run: |

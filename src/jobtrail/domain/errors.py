@@ -28,6 +28,11 @@ class InvalidEvents(JobtrailError):
     status = 400
 
 
+class InvalidDefinitions(JobtrailError):
+    code = "invalid_definitions"
+    status = 400
+
+
 class Unauthorized(JobtrailError):
     code = "unauthorized"
     status = 401

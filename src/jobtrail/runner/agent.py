@@ -16,9 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from croniter import croniter
 
+from jobtrail.runner.catalog import definition_payload
 from jobtrail.runner.spec import JobSpec, SpecError, load_spec
 
 log = logging.getLogger("jobtrail.agent")
@@ -45,6 +47,8 @@ class Agent:
     broken: dict[Path, float] = field(default_factory=dict)
     after_tick: Callable[[], None] | None = None  # e.g. deliver spools left by ended runs
     run_at_start: bool = False  # run each job once when first seen, then on its schedule
+    # Told the definitions of new and changed specs, and of removed ones as unscheduled.
+    on_definitions: Callable[[list[dict[str, Any]]], None] | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def stop(self) -> None:
@@ -83,15 +87,22 @@ class Agent:
 
     def _scan(self) -> None:
         paths = {p.resolve() for pattern in ("*.yaml", "*.yml") for p in self.folder.glob(pattern)}
+        changed: list[dict[str, Any]] = []
         for gone in set(self.jobs) - paths:
             log.info("%s: spec removed", gone)
-            self._retire(self.jobs.pop(gone))
+            retired = self.jobs.pop(gone)
+            self._retire(retired)
+            changed.append(definition_payload(retired.spec, scheduled=False))
         for path in sorted(paths):
             mtime = path.stat().st_mtime
             known = self.jobs.get(path)
             if (known and known.mtime == mtime) or self.broken.get(path) == mtime:
                 continue
             self._load(path, mtime, known)
+            if path in self.jobs:
+                changed.append(definition_payload(self.jobs[path].spec))
+        if changed and self.on_definitions is not None:
+            self.on_definitions(changed)
 
     def _load(self, path: Path, mtime: float, known: _Job | None) -> None:
         try:

@@ -87,6 +87,16 @@ class HttpSink:
                 raise BatchRefused(f"the server rejected events: {status} {_text(answer)[:500]}")
             return
 
+    def define(self, definitions: list[dict[str, Any]]) -> None:
+        """Put job definitions into the server's catalog (SPEC §7)."""
+        if self._token is None:
+            self._token = self._mint()
+        headers = {"Authorization": f"Bearer {self._token}", "Content-Type": "application/json"}
+        body = orjson.dumps({"definitions": definitions})
+        status, answer = self._request("PUT", "/jobs/v1/definitions", headers, body)
+        if status != 200:
+            raise BatchRefused(f"the server refused the definition: {status} {_text(answer)[:500]}")
+
     def close(self) -> None:
         self._http.close()
 

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from croniter import croniter
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -17,6 +16,8 @@ from pydantic import (
     model_validator,
 )
 
+from jobtrail.domain.alert_settings import AlertSettings, AlertSettingsError, parse_alert_settings
+from jobtrail.domain.catalog import check_schedule, check_timezone
 from jobtrail.domain.dag import find_cycle
 from jobtrail.domain.durations import parse_duration
 from jobtrail.domain.names import check_step_name
@@ -107,7 +108,10 @@ class JobSpec(_Strict):
     job: str = Field(min_length=1, max_length=200)
     environment: str = Field(default="default", max_length=200)
     schedule: str | None = None
+    timezone: str = "UTC"
     owners: list[str] = Field(default_factory=list)
+    labels: EnvMap = Field(default_factory=dict)
+    alerts: Annotated[AlertSettings, BeforeValidator(parse_alert_settings)] = AlertSettings()
     env: EnvMap = Field(default_factory=dict)
     workdir: str | None = None
     steps: list[StepSpec] = Field(min_length=1)
@@ -115,9 +119,12 @@ class JobSpec(_Strict):
     @field_validator("schedule")
     @classmethod
     def _schedule(cls, value: str | None) -> str | None:
-        if value is not None and not croniter.is_valid(value):
-            raise ValueError(f"{value!r} is not a cron expression such as '0 * * * *'")
-        return value
+        return None if value is None else check_schedule(value)
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        return check_timezone(value)
 
     @property
     def dependencies(self) -> dict[str, list[str]]:
@@ -163,6 +170,10 @@ def _step_label(raw: dict[str, Any], index: int) -> str:
 def _describe(where: str, raw: dict[str, Any], err: Any) -> str:
     loc = list(err["loc"])
     message = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+    cause = err.get("ctx", {}).get("error")
+    if isinstance(cause, AlertSettingsError):
+        field = "alerts" if cause.field == "alerts" else f"alerts.{cause.field}"
+        return f"{where}: {field}: {cause.reason}"
     if len(loc) >= 2 and loc[0] == "steps" and isinstance(loc[1], int):
         field = ".".join(str(p) for p in loc[2:]) or "step"
         return f"{where}: {_step_label(raw, loc[1])}: {field}: {message}"

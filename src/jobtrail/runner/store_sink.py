@@ -6,7 +6,10 @@ from typing import Any
 from sqlalchemy import Engine
 
 from jobtrail.domain.batches import parse_batch
+from jobtrail.domain.catalog import parse_definitions
 from jobtrail.runner.sinks import RetryLater
+from jobtrail.store.accounts import now_micros
+from jobtrail.store.catalog import put_definitions
 from jobtrail.store.ingest import ingest
 
 
@@ -23,6 +26,10 @@ class StoreSink:
             ingest(self._engine, self._org_id, parse_batch({"events": events}), self._cap)
         except Exception as exc:  # a locked or unreachable store: keep the events, retry
             raise RetryLater(str(exc)) from exc
+
+    def define(self, definitions: list[dict[str, Any]]) -> None:
+        parsed = parse_definitions({"definitions": definitions})
+        put_definitions(self._engine, self._org_id, parsed, now_micros())
 
     def close(self) -> None:
         self._engine.dispose()

@@ -3,6 +3,7 @@ times are integer microseconds since the epoch (UTC) so both dialects sort and c
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Float,
     Index,
@@ -173,4 +174,87 @@ step_datasets = Table(
     Column("direction", String(3), primary_key=True),
     Column("namespace", String(500), primary_key=True),
     Column("name", String(500), primary_key=True),
+)
+
+# The jobs catalog: one definition per (organization, job, environment), as last reported.
+# Owners, labels and alert settings are JSON text; times are microseconds like everywhere.
+job_definitions = Table(
+    "job_definitions",
+    metadata,
+    Column("org_id", String(36), primary_key=True),
+    Column("job_name", String(200), primary_key=True),
+    Column("environment", String(200), primary_key=True),
+    Column("job_id", String(200), nullable=False),
+    Column("schedule", String(200)),
+    Column("timezone", String(64), nullable=False),
+    Column("owners", Text, nullable=False),
+    Column("labels", Text, nullable=False),
+    Column("alerts", Text, nullable=False),
+    Column("scheduled", Boolean, nullable=False),
+    Column("first_seen", BigInteger, nullable=False),
+    Column("last_seen", BigInteger, nullable=False),
+    # The worker's evaluation reads every scheduled definition of every organization.
+    Index("ix_job_definitions_scheduled", "scheduled", "org_id"),
+)
+
+# Leases on periodic background work: a worker runs a task only after moving `until` (when it
+# last ran) forward with a conditional UPDATE that changed exactly one row, so several workers
+# never double it.
+worker_leases = Table(
+    "worker_leases",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("holder", String(100), nullable=False),
+    Column("until", BigInteger, nullable=False),
+)
+
+# Alerts: one row per condition instance, keyed by its idempotency key, so an instance is raised
+# once however often (and by however many workers) it is evaluated. The message is built when
+# the alert is raised, so delivery reads nothing else.
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("org_id", String(36), primary_key=True),
+    Column("alert_key", String(64), primary_key=True),
+    Column("job_name", String(200), nullable=False),
+    Column("environment", String(200), nullable=False),
+    Column("condition", String(16), nullable=False),
+    Column("run_id", String(16)),
+    Column("step_name", String(200)),
+    Column("scheduled_at", BigInteger),
+    Column("state", String(8), nullable=False),
+    Column("raised_at", BigInteger, nullable=False),
+    Column("resolved_at", BigInteger),
+    Column("message", Text, nullable=False),
+    Column("recipients", Text, nullable=False),  # JSON list: the job's owners (and dbt's)
+    Index("ix_alerts_job", "org_id", "job_name", "environment", "state"),
+    Index("ix_alerts_raised", "org_id", "raised_at"),
+)
+
+# The outbox: one delivery per alert and channel, written with the alert. A worker claims a due
+# delivery by a conditional UPDATE (`claimed_until`), so a crashed sender's claim lapses and
+# another worker sends it again with the same idempotency key.
+alert_deliveries = Table(
+    "alert_deliveries",
+    metadata,
+    Column("org_id", String(36), primary_key=True),
+    Column("alert_key", String(64), primary_key=True),
+    Column("channel", String(100), primary_key=True),
+    Column("status", String(10), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", BigInteger, nullable=False),
+    Column("claimed_until", BigInteger, nullable=False),
+    Column("last_attempt_at", BigInteger),
+    Column("last_error", Text),
+    Index("ix_alert_deliveries_due", "status", "next_attempt_at"),
+)
+
+# Silenced jobs: their alerts are still recorded (and listed) but sent to no channel until then.
+alert_silences = Table(
+    "alert_silences",
+    metadata,
+    Column("org_id", String(36), primary_key=True),
+    Column("job_name", String(200), primary_key=True),
+    Column("environment", String(200), primary_key=True),
+    Column("until", BigInteger, nullable=False),
 )

@@ -5,8 +5,9 @@ import { showJob, showOverview } from "./overview.js";
 import { showRun, stopRun } from "./run.js";
 import { showRuns, stopRuns } from "./runs.js";
 import { showSettings } from "./settings.js";
+import { showAlerts } from "./alerts.js";
 
-const PAGES = ["sign-in", "overview", "job", "runs-page", "run", "settings"];
+const PAGES = ["sign-in", "overview", "job", "runs-page", "run", "settings", "alerts"];
 
 // The view lives in the URL hash, so a link can be shared; it survives signing in because
 // signing in never touches the hash.
@@ -55,6 +56,9 @@ async function route() {
   } else if (path.startsWith("/jobs/")) {
     show("job", "jobs");
     await showJob(decodeURIComponent(path.slice("/jobs/".length)));
+  } else if (path === "/alerts") {
+    show("alerts", "alerts");
+    await showAlerts();
   } else if (path === "/settings") {
     show("settings", "settings");
     await showSettings();

@@ -1,0 +1,151 @@
+"""The worker's alert tasks: evaluate (snapshot from the store → the pure evaluation → new
+alerts recorded with their deliveries) and deliver (claim due deliveries, send each on a thread
+of its own so a slow or dead channel never holds up the others, record the outcome with
+backoff)."""
+
+import logging
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy import Engine
+
+from jobtrail.domain.alert_message import AlertContext, render
+from jobtrail.domain.alert_settings import AlertSettings
+from jobtrail.domain.evaluation import Condition, JobSnapshot, RunFacts, evaluate
+from jobtrail.store import alerts, catalog
+from jobtrail.store.logs import StreamRef, read_tail_lines
+from jobtrail.worker.channels import SendFailed, send
+from jobtrail.worker.config import AlertsConfig
+
+log = logging.getLogger("jobtrail.worker")
+
+LOOKBACK = int(timedelta(days=2).total_seconds() * 1_000_000)  # runs evaluation looks at
+HISTORY = 20  # successful runs behind `auto` and too_slow
+MAX_ATTEMPTS = 8
+BACKOFF_BASE = 10_000_000  # µs; doubles per attempt
+BACKOFF_MAX = 3600 * 1_000_000
+CLAIM_BATCH = 100
+CLAIM = 120 * 1_000_000  # a claim outlives any attempt; a crashed sender's claim then lapses
+
+
+def snapshot(
+    engine: Engine, config: AlertsConfig, now: int, definitions: list[catalog.StoredDefinition]
+) -> list[JobSnapshot]:
+    """Every job with a definition or a recent run, with its settings and recent runs."""
+    recent = alerts.recent_runs(engine, now - LOOKBACK)
+    opened = alerts.open_since(engine)
+    defined = {(d.org_id, d.definition.job_name, d.definition.environment): d for d in definitions}
+    jobs: list[JobSnapshot] = []
+    for key in sorted(set(recent) | set(defined)):
+        org_id, name, environment = key
+        stored = defined.get(key)
+        own = stored.definition.alerts if stored else AlertSettings()
+        runs = recent.get(key, [])
+        scheduled = stored is not None and stored.definition.scheduled
+        jobs.append(
+            JobSnapshot(
+                org_id, name, environment,
+                settings=own.merged_over(config.defaults_for(org_id)),
+                runs=runs,
+                schedule=stored.definition.schedule if scheduled and stored else None,
+                timezone=stored.definition.timezone if stored else "UTC",
+                first_seen=stored.first_seen if stored else 0,
+                open_since=opened.get(key),
+                history=_history(runs),
+            )
+        )  # fmt: skip
+    return jobs
+
+
+def _history(runs: list[RunFacts]) -> list[int]:
+    done = sorted(
+        (r for r in runs if r.state == "SUCCEEDED" and r.duration is not None),
+        key=lambda r: r.end or 0,
+    )
+    return [r.duration for r in done[-HISTORY:] if r.duration is not None]
+
+
+@dataclass
+class Alerting:
+    """Both alert tasks of one worker, sharing its configuration and its sending threads."""
+
+    config: AlertsConfig
+    public_url: str | None = None
+    pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(16, "alert-send"))
+    in_flight: set["Future[None]"] = field(default_factory=set)
+
+    def evaluate(self, engine: Engine, now: int) -> int:
+        definitions = catalog.all_definitions(engine)
+        jobs = snapshot(engine, self.config, now, definitions)
+        conditions = evaluate(now, jobs)
+        known = alerts.known_keys(engine, conditions)
+        by_job = {(j.org_id, j.job_name, j.environment): j for j in jobs}
+        owners = {
+            (d.org_id, d.definition.job_name, d.definition.environment): d.definition.owners
+            for d in definitions
+        }
+        quiet = alerts.silenced(engine, now)
+        new = [
+            self._new_alert(engine, c, by_job, owners, quiet)
+            for c in conditions
+            if c.key not in known
+        ]
+        return alerts.raise_alerts(engine, new, now)
+
+    def _new_alert(
+        self,
+        engine: Engine,
+        c: Condition,
+        by_job: dict[alerts.JobKey, JobSnapshot],
+        owners: dict[alerts.JobKey, tuple[str, ...]],
+        quiet: set[alerts.JobKey],
+    ) -> alerts.NewAlert:
+        key = (c.org_id, c.job_name, c.environment)
+        job = by_job[key]
+        run = next((r for r in job.runs if r.run_id == c.run_id), None)
+        tail = ""
+        if run is not None and run.failed_step:
+            ref = StreamRef(c.org_id, run.run_id, run.failed_step, "stderr")
+            tail = read_tail_lines(engine, ref, 20).decode("utf-8", "replace")
+        url = None
+        if self.public_url and run is not None:
+            url = f"{self.public_url.rstrip('/')}/console/#/runs/{run.run_id}"
+        who = owners.get(key, ())
+        message = render(AlertContext(c, run, who, tail, url))
+        channels = () if key in quiet else tuple(job.settings.channels or ())
+        step = run.failed_step if run else None
+        return alerts.NewAlert(c, message, step, channels, who)
+
+    def deliver(self, engine: Engine, now: int) -> int:
+        """Claim due deliveries and start sending each; returns how many were started."""
+        self.in_flight = {f for f in self.in_flight if not f.done()}
+        started = 0
+        while True:
+            claimed, full = alerts.claim_due(engine, now, CLAIM, CLAIM_BATCH)
+            for due in claimed:
+                self.in_flight.add(self.pool.submit(self._send, engine, due, now))
+            started += len(claimed)
+            if not full:  # fewer were due than a batch: none left for this round
+                return started
+
+    def _send(self, engine: Engine, due: alerts.Due, now: int) -> None:
+        channel = self.config.channels.get(due.channel)
+        try:
+            if channel is None:
+                raise SendFailed(f"no channel named {due.channel!r} is configured")
+            send(channel, due)
+        except SendFailed as exc:
+            retry = None
+            if due.attempts < MAX_ATTEMPTS and channel is not None:
+                retry = now + min(BACKOFF_MAX, BACKOFF_BASE * 2 ** (due.attempts - 1))
+            log.warning("alert %s via %s: %s", due.alert_key, due.channel, exc)
+            alerts.finish(engine, due, str(exc)[:1000], retry)
+            return
+        alerts.finish(engine, due, None, None)
+
+    def wait(self) -> None:
+        """Let every send in flight end (for `worker --once` and shutdown)."""
+        for future in list(self.in_flight):
+            future.result()
+        self.in_flight.clear()

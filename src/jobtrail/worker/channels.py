@@ -1,0 +1,105 @@
+"""Alert channels, configured on the server by name: a JSON webhook signed with HMAC-SHA256,
+e-mail over SMTP to the job's owners, and Apprise URLs for every other service.
+
+Webhook signature: the headers `X-Jobtrail-Timestamp` (Unix seconds) and
+`X-Jobtrail-Signature: sha256=<hex>`, the HMAC-SHA256 with the channel's secret of
+`<timestamp>.<raw body>`. A receiver recomputes it, compares in constant time, and refuses
+timestamps more than a few minutes old. `Idempotency-Key` is the same on every attempt of one
+alert, so a receiver can drop repeats."""
+
+import hashlib
+import hmac
+import smtplib
+import ssl
+import time
+from email.message import EmailMessage
+from typing import Any
+
+import apprise
+import httpx
+import orjson
+
+from jobtrail.store.alerts import Due
+
+TIMEOUT = 10.0  # seconds per attempt: a dead channel costs its own thread this long, no more
+
+
+class SendFailed(Exception):
+    """The channel did not take the alert; the message says why (kept as the last error)."""
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    return "sha256=" + digest.hexdigest()
+
+
+def payload(due: Due) -> dict[str, Any]:
+    return {
+        "alertId": due.alert_key,
+        "jobName": due.job_name,
+        "environment": due.environment,
+        "condition": due.condition,
+        "runId": due.run_id,
+        "owners": list(due.recipients),
+        "text": due.message,
+    }
+
+
+def send(channel: dict[str, Any], due: Due) -> None:
+    """Deliver one alert through one channel; SendFailed when it did not go."""
+    kind = channel["type"]
+    try:
+        if kind == "webhook":
+            _webhook(channel, due)
+        elif kind == "email":
+            _email(channel, due)
+        else:
+            _apprise(channel, due)
+    except SendFailed:
+        raise
+    except Exception as exc:  # network, TLS, SMTP: all mean "try again later"
+        raise SendFailed(f"{type(exc).__name__}: {exc}") from exc
+
+
+def _webhook(channel: dict[str, Any], due: Due) -> None:
+    body = orjson.dumps(payload(due))
+    stamp = str(int(time.time()))
+    headers = {
+        "Content-Type": "application/json",
+        "Idempotency-Key": due.alert_key,
+        "X-Jobtrail-Timestamp": stamp,
+    }
+    if channel.get("secret"):
+        headers["X-Jobtrail-Signature"] = sign(channel["secret"], stamp, body)
+    resp = httpx.post(channel["url"], content=body, headers=headers, timeout=TIMEOUT)
+    if resp.status_code >= 300:
+        raise SendFailed(f"the webhook answered {resp.status_code}")
+
+
+def _email(channel: dict[str, Any], due: Due) -> None:
+    to = list(due.recipients) or list(channel.get("to") or [])
+    if not to:
+        raise SendFailed("the job has no owners to e-mail and the channel no `to`")
+    message = EmailMessage()
+    message["Subject"] = due.message.splitlines()[0].strip("*")
+    message["From"] = channel["sender"]
+    message["To"] = ", ".join(to)
+    message["X-Jobtrail-Idempotency-Key"] = due.alert_key
+    message.set_content(due.message)
+    port = int(channel.get("port", 25))
+    with smtplib.SMTP(channel["host"], port, timeout=TIMEOUT) as smtp:
+        if channel.get("starttls"):
+            smtp.starttls(context=ssl.create_default_context())
+        if channel.get("username"):
+            smtp.login(channel["username"], channel.get("password", ""))
+        smtp.send_message(message)
+
+
+def _apprise(channel: dict[str, Any], due: Due) -> None:
+    notifier = apprise.Apprise()
+    for url in channel["urls"]:
+        if not notifier.add(url):
+            raise SendFailed(f"Apprise does not understand the URL {url.split(':')[0]}://...")
+    title, _, body = due.message.partition("\n")
+    if not notifier.notify(body=body or title, title=title.strip("*")):
+        raise SendFailed("Apprise could not deliver to every URL")

@@ -1,0 +1,75 @@
+"""Alert tests run on a database of their own (per backend) with a server whose embedded
+worker is off: the test alone drives the worker, with `jobtrail worker --once --now`."""
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
+
+from jobtrail.settings import normalise_db_url
+from jobtrail.store import migrate
+from jobtrail.store.dialect import make_engine
+from tests.conftest import _create_pg_database
+from tests.support import SECRET, Server, iso, start_server
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def alert_db(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('alerts') / 'jobtrail.db'}"
+        return
+    url, admin = _create_pg_database()
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="module")
+def alert_engine(alert_db: str) -> Iterator[Engine]:
+    eng = make_engine(normalise_db_url(alert_db))
+    migrate.upgrade(eng)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture(scope="module")
+def alert_server(
+    alert_db: str, alert_engine: Engine, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    log = tmp_path_factory.mktemp("alert-server") / "server.log"
+    srv = start_server(alert_db, log, JOBTRAIL_WORKER="false")
+    yield srv
+    srv.stop()
+
+
+RunWorker = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def run_worker(alert_db: str, tmp_path: Path) -> RunWorker:
+    """`jobtrail worker --once --now T` with the test's alerts configuration."""
+
+    def run(now: datetime, config: str, **env: str) -> subprocess.CompletedProcess[str]:
+        path = tmp_path / "alerts.toml"
+        path.write_text(config)
+        environ = {
+            **os.environ, "JOBTRAIL_SECRET": SECRET, "JOBTRAIL_ALERTS_CONFIG": str(path),
+            "JOBTRAIL_PUBLIC_URL": "http://jobtrail.example", **env,
+        }  # fmt: skip
+        cmd = [sys.executable, "-m", "jobtrail.cli", "worker", "--db", alert_db, "--once"]
+        done = subprocess.run(
+            [*cmd, "--now", iso(now)], env=environ, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr
+        return done
+
+    return run
