@@ -5,6 +5,7 @@ import os
 import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -129,6 +130,7 @@ def test_retries_count_attempts(
 steps:
   - name: flaky
     retries: 2
+    retry_delay: 0.5s
     run: "if [ -f {marker} ]; then echo ok; else touch {marker}; echo boom >&2; exit 1; fi"
 """
     job = start_job(spec, server)
@@ -138,6 +140,10 @@ steps:
     ]  # fmt: skip
     step = steps_by_name(reader, job.run_id)["flaky"]
     assert step["attempt"] == 2
+    emitted = [e for e in job.emitted() if e["kind"] == "step"]
+    stamps = {(e["state"], e.get("attempt")): e["timestamp"] for e in emitted}
+    failed, again = stamps[("FAILED", 1)], stamps[("RUNNING", 2)]
+    assert datetime.fromisoformat(again) - datetime.fromisoformat(failed) >= timedelta(seconds=0.5)
 
 
 def test_sigterm_cancels_running_steps(

@@ -48,7 +48,9 @@ def _list_runs(
     window = parse_window(from_, to, datetime.now(UTC))
     if filters["state"] is not None and filters["state"] not in RunState.__members__:
         raise BadRequest(f"`state` must be one of {', '.join(RunState)}.")
-    result = queries.window_runs(ctx.engine, org_id, window.start, window.end)
+    result = queries.window_runs(
+        ctx.engine, org_id, window.start, window.end, ctx.settings.window_event_cap
+    )
     rows = [
         r
         for r in result.runs
@@ -71,8 +73,9 @@ def _list_runs(
     description=(
         "Runs with at least one state change in [from, to): both ISO 8601 timestamps or both "
         "ISO 8601 durations relative to now (PT-12H, PT0S). The window may span 96 hours at "
-        "most and must lie within the last week. When more than 10,000 events fall in the "
-        "window only the latest 10,000 count, and the response carries `X-Jobtrail-Truncated: "
+        "most and must lie within the last week (`from == to` is an empty window). When more "
+        "than 10,000 events (`JOBTRAIL_WINDOW_EVENT_CAP`) fall in the window only the latest "
+        "ones count, and the response carries `X-Jobtrail-Truncated: "
         "true` and `X-Jobtrail-Oldest-Event`."
     ),
 )

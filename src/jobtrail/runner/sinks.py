@@ -12,13 +12,20 @@ class RetryLater(Exception):
 
 
 class KeyRefused(RetryLater):
-    """The server refused the API key (revoked, wrong): the events are fine, so they are kept
-    (spooled) until a run or `jobtrail flush` with a good key delivers them."""
+    """The server refused the API key (revoked, wrong, or of a role that may not send events):
+    the events are fine, so they are kept (spooled) until a run or `jobtrail flush` with a good
+    key delivers them."""
 
 
 class BatchRefused(Exception):
-    """The server rejected the events themselves (a 4xx other than 401/429): sending them again
-    cannot help."""
+    """The server rejected the events themselves (a 4xx other than 401/403/429): sending them
+    again cannot help."""
+
+
+WRONG_ROLE = (
+    "the server refused the API key for sending events (403): use a key of role ingest or "
+    "admin (JOBTRAIL_API_KEY_ID, JOBTRAIL_API_KEY); the events wait in the spool"
+)
 
 
 class Sink(Protocol):
@@ -83,6 +90,8 @@ class HttpSink:
             if status == 401 and attempt == 0:
                 self._token = None
                 continue
+            if status == 403:
+                raise KeyRefused(f"{WRONG_ROLE}: {_text(answer)[:200]}")
             if status != 200:
                 raise BatchRefused(f"the server rejected events: {status} {_text(answer)[:500]}")
             return
