@@ -17,8 +17,10 @@ import httpx
 from sqlalchemy import Engine
 
 from jobtrail.store import accounts
+from jobtrail.wire.events import build_event, stamp
+from jobtrail.wire.paths import BASE
 
-BASE = "/api/msc/v1"
+__all__ = ["BASE"]
 SECRET = "test-secret-" + "x" * 40
 
 
@@ -142,7 +144,7 @@ _ids = itertools.count()
 
 
 def iso(dt: datetime) -> str:
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return stamp(dt)
 
 
 def ago(**delta: float) -> datetime:
@@ -158,18 +160,11 @@ def event(
     env: str = "prod",
     **fields: Any,
 ) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "eventId": fields.pop("eventId", f"e{next(_ids):08d}-{uuid.uuid4().hex[:6]}"),
-        "timestamp": iso(at),
-        "kind": kind,
-        "job": {"name": job, "environment": env},
-        "runKey": run_key,
-    }
-    step = fields.pop("step", None)
-    if step is not None:
-        body["step"] = step if isinstance(step, dict) else {"name": step}
-    body.update(fields)
-    return body
+    event_id = fields.pop("eventId", f"e{next(_ids):08d}-{uuid.uuid4().hex[:6]}")
+    body = build_event(
+        kind, at, job=job, environment=env, run_key=run_key, event_id=event_id, **fields
+    )
+    return dict(body)
 
 
 def simple_run(

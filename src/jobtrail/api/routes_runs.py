@@ -27,6 +27,7 @@ from jobtrail.domain.timefmt import format_ts
 from jobtrail.domain.windows import parse_window
 from jobtrail.store import lineage, queries
 from jobtrail.store.logs import StreamRef, read_tail_bytes
+from jobtrail.wire import limits, paths
 
 router = APIRouter(tags=["Jobs"])
 
@@ -60,13 +61,13 @@ def _list_runs(
     ]
     headers = {}
     if result.truncated and result.oldest_kept_ts is not None:
-        headers["X-Jobtrail-Truncated"] = "true"
-        headers["X-Jobtrail-Oldest-Event"] = format_ts(result.oldest_kept_ts)
+        headers[limits.TRUNCATED_HEADER] = "true"
+        headers[limits.OLDEST_EVENT_HEADER] = format_ts(result.oldest_kept_ts)
     return json_response(run_list(rows), headers)
 
 
 @router.get(
-    "/organizations/{organizationId}/jobs/v1/runs",
+    paths.RUNS,
     response_model=list[RunSummary],
     responses=ERROR_RESPONSES,
     summary="List job runs in a time window",
@@ -178,7 +179,7 @@ def _stream_fields(
 
 
 @router.get(
-    "/organizations/{organizationId}/jobs/v1/runs/{runId}",
+    paths.RUN,
     response_model=RunDetail,
     responses=ERROR_RESPONSES,
     summary="One job run with its steps and their dependencies",
@@ -198,7 +199,7 @@ async def get_run(
 
 
 @router.get(
-    "/organizations/{organizationId}/jobs/v1/runs/{runId}/steps",
+    paths.STEPS,
     response_model=list[StepSummary],
     responses=ERROR_RESPONSES,
     summary="The steps of one job run",
@@ -208,7 +209,7 @@ async def get_steps(org_id: OrgId, run_id: RunId, _claims: Reader, ctx: Ctx) -> 
 
 
 @router.get(
-    "/organizations/{organizationId}/jobs/v1/runs/{runId}/steps/{stepName}",
+    paths.STEP,
     response_model=StepDetail,
     responses=ERROR_RESPONSES,
     summary="Everything about one step's execution, with stdout and stderr",

@@ -1,10 +1,12 @@
 """Typed errors with stable codes; the HTTP layer turns them into the one error envelope."""
 
+from jobtrail.wire import errors as codes
+
 
 class JobtrailError(Exception):
     """Base of every error a client may see: a stable code, an HTTP status, one clear sentence."""
 
-    code = "bad_request"
+    code = codes.BAD_REQUEST
     status = 400
 
     def __init__(self, message: str, *, details: list[dict[str, object]] | None = None) -> None:
@@ -14,32 +16,32 @@ class JobtrailError(Exception):
 
 
 class BadRequest(JobtrailError):
-    code = "bad_request"
+    code = codes.BAD_REQUEST
     status = 400
 
 
 class InvalidWindow(JobtrailError):
-    code = "invalid_window"
+    code = codes.INVALID_WINDOW
     status = 400
 
 
 class InvalidEvents(JobtrailError):
-    code = "invalid_events"
+    code = codes.INVALID_EVENTS
     status = 400
 
 
 class Unauthorized(JobtrailError):
-    code = "unauthorized"
+    code = codes.UNAUTHORIZED
     status = 401
 
 
 class Forbidden(JobtrailError):
-    code = "forbidden"
+    code = codes.FORBIDDEN
     status = 403
 
 
 class NotFound(JobtrailError):
-    code = "not_found"
+    code = codes.NOT_FOUND
     status = 404
 
 
@@ -51,12 +53,12 @@ class EventConflict(JobtrailError):
 
 
 class PayloadTooLarge(JobtrailError):
-    code = "payload_too_large"
+    code = codes.PAYLOAD_TOO_LARGE
     status = 413
 
 
 class UnsupportedMediaType(JobtrailError):
-    code = "unsupported_media_type"
+    code = codes.UNSUPPORTED_MEDIA_TYPE
     status = 415
 
 

@@ -8,9 +8,9 @@ import isodate
 
 from jobtrail.domain.errors import InvalidWindow
 from jobtrail.domain.timefmt import parse_timestamp, to_micros
+from jobtrail.wire.limits import WINDOW_MAX_AGE as MAX_AGE
+from jobtrail.wire.limits import WINDOW_MAX_SPAN as MAX_SPAN
 
-MAX_SPAN = timedelta(hours=96)
-MAX_AGE = timedelta(days=7)
 CLOCK_SKEW = timedelta(minutes=5)
 
 _DURATION_SHAPE = re.compile(r"^[+-]?P", re.IGNORECASE)

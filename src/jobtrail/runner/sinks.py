@@ -6,6 +6,8 @@ from typing import Any, Protocol
 import httpcore
 import orjson
 
+from jobtrail.wire import paths
+
 
 class RetryLater(Exception):
     """The destination cannot take the batch now (unreachable, 429, 5xx): try again later."""
@@ -45,18 +47,19 @@ class HttpSink:
     def __init__(self, base_url: str, org_id: str, key_id: str | None, key: str) -> None:
         self._base = base_url.rstrip("/")
         self._http = httpcore.ConnectionPool(max_connections=1)
-        self._prefix = f"/api/msc/v1/organizations/{org_id}"
+        self._org = org_id
         self._key_id = key_id
         self._key = key
         self._token: str | None = None
+        self._events = paths.fill(paths.EVENTS, organizationId=org_id)
 
     def _mint(self) -> str:
         headers = {"X-API-Key": self._key}
         if self._key_id:
-            path = "/credentials/v3/token"
+            path = paths.fill(paths.TOKEN_V3, organizationId=self._org)
             headers["X-API-Key-ID"] = self._key_id
         else:
-            path = "/credentials/v2/token"
+            path = paths.fill(paths.TOKEN_V2, organizationId=self._org)
         status, body = self._request("GET", path, headers)
         if status != 200:
             raise KeyRefused(f"the server refused the API key: {_text(body)[:200]}")
@@ -69,7 +72,7 @@ class HttpSink:
         try:
             resp = self._http.request(
                 method,
-                self._base + self._prefix + path,
+                self._base + path,
                 headers=list(headers.items()),
                 content=content,
                 extensions={"timeout": TIMEOUTS},
@@ -86,7 +89,7 @@ class HttpSink:
             if self._token is None:
                 self._token = self._mint()
             headers = {"Authorization": f"Bearer {self._token}", "Content-Type": "application/json"}
-            status, answer = self._request("POST", "/jobs/v1/events", headers, body)
+            status, answer = self._request("POST", self._events, headers, body)
             if status == 401 and attempt == 0:
                 self._token = None
                 continue
