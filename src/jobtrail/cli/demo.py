@@ -10,38 +10,29 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
 import uvicorn
 from rich.console import Console
 
 from jobtrail.cli.common import DbOption, fail
 from jobtrail.cli.server import HostOption, PortOption
 from jobtrail.cli.store_access import open_store
+from jobtrail.client.sync import JobsClient
 from jobtrail.demo.jobs import write_demo_jobs
 from jobtrail.demo.sample import sample_events
 from jobtrail.domain.roles import Role
 from jobtrail.runner.agent import Agent
 from jobtrail.runner.dbt import dbt_executable
 from jobtrail.store import accounts
+from jobtrail.wire import paths
 
 console = Console()
 
 
 def _load_demo(base: str, org_id: str, key_id: str, secret: str) -> int:
     """Post the sample runs through the ingestion API, as any reporter would."""
-    with httpx.Client(base_url=base, timeout=60) as http:
-        token = http.get(
-            f"/api/msc/v1/organizations/{org_id}/credentials/v3/token",
-            headers={"X-API-Key-ID": key_id, "X-API-Key": secret},
-        ).json()["accessToken"]
-        events = sample_events(datetime.now(UTC))
-        for start in range(0, len(events), 1000):
-            resp = http.post(
-                f"/api/msc/v1/organizations/{org_id}/jobs/v1/events",
-                json={"events": events[start : start + 1000]},
-                headers={"Authorization": f"Bearer {token}"},
-            )
-            resp.raise_for_status()
+    events = sample_events(datetime.now(UTC))
+    with JobsClient(base, org_id, key_id, secret) as client:
+        client.ingest(events)
     return len(events)
 
 
@@ -79,10 +70,10 @@ def demo(
     console.print(f"  API key id:      {read_key.key.key_id}   (role read)")
     console.print(f"  API key:         {read_key.secret}")
     console.print(f"  Jobs console:    {base}/console")
-    console.print(f"  API docs:        {base}/api/msc/v1/docs")
+    console.print(f"  API docs:        {base}{paths.DOCS}")
     console.print(
         f"\n  curl -H 'X-API-Key-ID: {read_key.key.key_id}' -H 'X-API-Key: {read_key.secret}' "
-        f"{base}/api/msc/v1/organizations/{org_id}/credentials/v3/token",
+        f"{base}{paths.fill(paths.TOKEN_V3, organizationId=org_id)}",
         soft_wrap=True,
     )
     console.print("\nPress Ctrl+C to stop.")

@@ -6,6 +6,7 @@ from typing import Any, Protocol
 import httpcore
 import orjson
 
+from jobtrail.client.core import Token, token_request, utc_now
 from jobtrail.wire import paths
 
 
@@ -38,7 +39,7 @@ class Sink(Protocol):
 
 class HttpSink:
     """A jobtrail server's ingestion endpoint, with a token minted from an API key (re-minted
-    once on 401).
+    before expiry and once on 401; the token handling is the client core's).
 
     Built on httpcore, the connection layer under httpx, not on httpx itself: `jobtrail run` is
     started for every scheduled run, and importing httpx (which loads its own command line,
@@ -50,21 +51,15 @@ class HttpSink:
         self._org = org_id
         self._key_id = key_id
         self._key = key
-        self._token: str | None = None
+        self._token: Token | None = None
         self._events = paths.fill(paths.EVENTS, organizationId=org_id)
 
-    def _mint(self) -> str:
-        headers = {"X-API-Key": self._key}
-        if self._key_id:
-            path = paths.fill(paths.TOKEN_V3, organizationId=self._org)
-            headers["X-API-Key-ID"] = self._key_id
-        else:
-            path = paths.fill(paths.TOKEN_V2, organizationId=self._org)
-        status, body = self._request("GET", path, headers)
+    def _mint(self) -> Token:
+        request = token_request(self._org, self._key_id, self._key)
+        status, body = self._request(request.method, request.path, request.headers)
         if status != 200:
             raise KeyRefused(f"the server refused the API key: {_text(body)[:200]}")
-        token: str = orjson.loads(body)["accessToken"]
-        return token
+        return Token.parse(orjson.loads(body), utc_now())
 
     def _request(
         self, method: str, path: str, headers: dict[str, str], content: bytes | None = None
@@ -86,9 +81,12 @@ class HttpSink:
     def deliver(self, events: list[dict[str, Any]]) -> None:
         body = orjson.dumps({"events": events})
         for attempt in range(2):
-            if self._token is None:
+            if self._token is None or not self._token.fresh(utc_now()):
                 self._token = self._mint()
-            headers = {"Authorization": f"Bearer {self._token}", "Content-Type": "application/json"}
+            headers = {
+                "Authorization": f"Bearer {self._token.value}",
+                "Content-Type": "application/json",
+            }
             status, answer = self._request("POST", self._events, headers, body)
             if status == 401 and attempt == 0:
                 self._token = None
