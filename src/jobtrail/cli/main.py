@@ -20,6 +20,9 @@ COMMANDS = {
     "run": "jobtrail.cli.run:run",
     "flush": "jobtrail.cli.run:flush",
     "agent": "jobtrail.cli.agent:agent",
+    "runs": "jobtrail.cli.runs:runs_app",
+    "logs": "jobtrail.cli.runs:logs",
+    "login": "jobtrail.cli.login:login",
 }
 
 

@@ -160,6 +160,7 @@ class Core:
         self._rnd = rnd or random.Random()
         self.token: Token | None = None
         self.requests = 0  # requests sent, retries included
+        self.mints = 0  # tokens minted
 
     def path(self, template: str, **params: str) -> str:
         return paths.fill(template, organizationId=self.org, **params)
@@ -177,6 +178,7 @@ class Core:
             attempt += 1
 
     def mint(self) -> Op[Token]:
+        self.mints += 1
         resp = yield from self._send(token_request(self.org, self._key_id, self._key))
         if resp.status != 200:
             raise api_error(resp)

@@ -86,6 +86,10 @@ class JobsClient:
     def _run(self, op: Op[T]) -> T:
         return drive(op, self._send, self._sleep)
 
+    def authenticate(self) -> None:
+        """Exchange the key for a token now (raises ApiError when the server refuses it)."""
+        self._run(self.core.mint())
+
     @property
     def requests(self) -> int:
         """Requests sent so far, retries and token exchanges included."""
