@@ -14,7 +14,7 @@ $(BIN)/.installed: pyproject.toml
 install: $(BIN)/.installed
 
 demo: install
-	$(BIN)/jobtrail demo
+	$(BIN)/jobtrail demo $(if $(PORT),--port $(PORT))
 
 test: install
 	VENV=$(VENV) bash scripts/test
