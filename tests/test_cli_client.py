@@ -134,3 +134,14 @@ def test_logs_tail_and_stderr(tmp_path: Path, server: Server, org: Org, failed_r
     proc = jobtrail("logs", failed_run, "run-dbt", "--stderr", "--tail", "1", env=env)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "Database Error\n"
+
+
+def test_runs_watch_draws_running_runs_first(
+    tmp_path: Path, server: Server, org: Org, api: Api
+) -> None:
+    api.ingest(simple_run(ago(hours=1), "done") + simple_run(ago(minutes=5), "live")[:5])
+    env = _reader_env(tmp_path, server, org)
+    proc = jobtrail("runs", "watch", "--count", "1", "--interval", "0", env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "1 running" in proc.stdout
+    assert proc.stdout.index("RUNNING") < proc.stdout.index("SUCCEEDED")
