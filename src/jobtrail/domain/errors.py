@@ -48,7 +48,7 @@ class NotFound(JobtrailError):
 class EventConflict(JobtrailError):
     """An eventId already seen (stored, or earlier in the batch) with different content."""
 
-    code = "event_conflict"
+    code = codes.EVENT_CONFLICT
     status = 409
 
 
@@ -65,7 +65,7 @@ class UnsupportedMediaType(JobtrailError):
 class Unavailable(JobtrailError):
     """The store cannot be reached (PostgreSQL down or restarting): try again shortly."""
 
-    code = "unavailable"
+    code = codes.UNAVAILABLE
     status = 503
     retry_after = 5  # seconds, sent as `Retry-After`
 
