@@ -17,6 +17,7 @@ import httpx
 from sqlalchemy import Engine
 
 from jobtrail.store import accounts
+from jobtrail.wire import paths
 from jobtrail.wire.events import build_event, stamp
 from jobtrail.wire.paths import BASE
 
@@ -109,10 +110,10 @@ class Api:
     def __init__(self, server: Server, org: Org, role: str = "ingest") -> None:
         self.http = httpx.Client(base_url=server.url, timeout=60)
         self.org = org
-        self.prefix = f"{BASE}/organizations/{org.id}"
+        self.prefix = paths.fill(paths.ORG, organizationId=org.id)
         key = org.keys[role]
         resp = self.http.get(
-            f"{self.prefix}/credentials/v3/token",
+            paths.fill(paths.TOKEN_V3, organizationId=org.id),
             headers={"X-API-Key-ID": key.key.key_id, "X-API-Key": key.secret},
         )
         assert resp.status_code == 200, resp.text
