@@ -58,7 +58,7 @@ def capped(
 
 
 def test_the_cap_is_a_setting(capped: Server, engine: Engine) -> None:
-    api = Api(capped, make_org(engine))
+    api = Api(capped, make_org(engine), "admin")
     start = ago(hours=3)
     api.ingest(
         [event("run", start + timedelta(seconds=i), f"r{i}", state="RUNNING") for i in range(21)]
