@@ -93,6 +93,11 @@ class StateChange(TypedDict):
     message: str | None
 
 
+class Dataset(TypedDict):
+    namespace: str
+    name: str
+
+
 class StepDetail(StepSummary):
     message: str | None
     stdout: str
@@ -104,3 +109,5 @@ class StepDetail(StepSummary):
     stdoutDroppedBytes: int
     stderrDroppedBytes: int
     stateHistory: list[StateChange]
+    inputs: list[Dataset]  # datasets the step read (OpenLineage steps)
+    outputs: list[Dataset]  # datasets the step wrote
