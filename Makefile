@@ -14,7 +14,7 @@ $(BIN)/.installed: pyproject.toml
 install: $(BIN)/.installed
 
 demo: install
-	$(BIN)/jobtrail demo
+	$(BIN)/jobtrail demo $(if $(PORT),--port $(PORT))
 
 test: install
 	VENV=$(VENV) bash scripts/test
@@ -33,6 +33,7 @@ bench: install
 	$(BIN)/python benchmarks/insights.py
 	$(BIN)/python benchmarks/rate_limit.py
 	$(BIN)/python benchmarks/lineage.py
+	$(BIN)/python benchmarks/client.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -3,13 +3,14 @@ p50/p95 of `GET .../runs` over HTTP against the raw SQL that returns the same ro
 Target on SQLite: p50 at most 50 ms, ratio at most 3."""
 
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 from _harness import Api, backends, make_org, percentile, serve
 from sqlalchemy import Engine, text
+
+from tests.support import event
 
 RUNS = 2_100
 ROUNDS = 60
@@ -31,15 +32,8 @@ def window_events() -> list[dict[str, Any]]:
             job: dict[str, str] = job,
             r: int = r,
         ) -> dict[str, Any]:
-            stamp = (t + timedelta(seconds=offset)).isoformat().replace("+00:00", "Z")
-            return {
-                "eventId": str(uuid.uuid4()),
-                "timestamp": stamp,
-                "kind": kind,
-                "job": job,
-                "runKey": f"run-{r}",
-                **fields,
-            }
+            at = t + timedelta(seconds=offset)
+            return event(kind, at, f"run-{r}", job=job["name"], env=job["environment"], **fields)
 
         out += [
             ev("run", 0, {"state": "RUNNING"}),

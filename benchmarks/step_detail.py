@@ -3,11 +3,12 @@ The full-log endpoint streaming a 100 MiB log: the server's memory growth (targe
 
 import threading
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from _harness import Api, backends, make_org, percentile, rss_kib, serve
+
+from tests.support import event
 
 ROUNDS = 50
 CHUNK = 1024 * 1024
@@ -16,24 +17,10 @@ BIG_MIB = 100
 
 def _log_events(run_key: str, step: str, chunks: int, chunk: str) -> list[dict[str, Any]]:
     t = datetime.now(UTC) - timedelta(minutes=30)
-    job = {"name": "bench", "environment": "prod"}
-    stamp = t.isoformat().replace("+00:00", "Z")
-    head = {"eventId": str(uuid.uuid4()), "timestamp": stamp, "kind": "step", "job": job}
-    out = [{**head, "runKey": run_key, "step": {"name": step}, "state": "RUNNING"}]
+    kw: dict[str, Any] = {"job": "bench", "env": "prod"}
+    out = [event("step", t, run_key, step={"name": step}, state="RUNNING", **kw)]
     for seq in range(chunks):
-        out.append(
-            {
-                "eventId": str(uuid.uuid4()),
-                "timestamp": stamp,
-                "kind": "log",
-                "job": job,
-                "runKey": run_key,
-                "step": {"name": step},
-                "stream": "stdout",
-                "data": chunk,
-                "seq": seq,
-            }
-        )
+        out.append(event("log", t, run_key, step=step, stream="stdout", data=chunk, seq=seq, **kw))
     return out
 
 

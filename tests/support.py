@@ -17,8 +17,11 @@ import httpx
 from sqlalchemy import Engine
 
 from jobtrail.store import accounts
+from jobtrail.wire import paths
+from jobtrail.wire.events import build_event, stamp
+from jobtrail.wire.paths import BASE
 
-BASE = "/api/msc/v1"
+__all__ = ["BASE"]
 SECRET = "test-secret-" + "x" * 40
 
 
@@ -107,10 +110,10 @@ class Api:
     def __init__(self, server: Server, org: Org, role: str = "ingest") -> None:
         self.http = httpx.Client(base_url=server.url, timeout=60)
         self.org = org
-        self.prefix = f"{BASE}/organizations/{org.id}"
+        self.prefix = paths.fill(paths.ORG, organizationId=org.id)
         key = org.keys[role]
         resp = self.http.get(
-            f"{self.prefix}/credentials/v3/token",
+            paths.fill(paths.TOKEN_V3, organizationId=org.id),
             headers={"X-API-Key-ID": key.key.key_id, "X-API-Key": key.secret},
         )
         assert resp.status_code == 200, resp.text
@@ -142,7 +145,7 @@ _ids = itertools.count()
 
 
 def iso(dt: datetime) -> str:
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return stamp(dt)
 
 
 def ago(**delta: float) -> datetime:
@@ -158,18 +161,11 @@ def event(
     env: str = "prod",
     **fields: Any,
 ) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "eventId": fields.pop("eventId", f"e{next(_ids):08d}-{uuid.uuid4().hex[:6]}"),
-        "timestamp": iso(at),
-        "kind": kind,
-        "job": {"name": job, "environment": env},
-        "runKey": run_key,
-    }
-    step = fields.pop("step", None)
-    if step is not None:
-        body["step"] = step if isinstance(step, dict) else {"name": step}
-    body.update(fields)
-    return body
+    event_id = fields.pop("eventId", f"e{next(_ids):08d}-{uuid.uuid4().hex[:6]}")
+    body = build_event(
+        kind, at, job=job, environment=env, run_key=run_key, event_id=event_id, **fields
+    )
+    return dict(body)
 
 
 def simple_run(

@@ -2,6 +2,7 @@
 
 import os
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -86,6 +87,11 @@ def test_demo_serves_realistic_sample_runs(tmp_path: Path) -> None:
         assert key, out
         assert f"http://127.0.0.1:{port}/api/msc/v1/docs" in out
         assert f"http://127.0.0.1:{port}/console" in out
+        ingest_key = re.search(r"ingest key:\s+(\S+)", out)
+        assert ingest_key, out
+        ready = f"JOBTRAIL_API_KEY={ingest_key[1]} jobtrail run JOB.yaml --server http://127.0.0.1:{port}"
+        assert ready in out
+        assert "agent.log" in out
         prefix = f"http://127.0.0.1:{port}{BASE}/organizations/{org[1]}"
         token = httpx.get(
             f"{prefix}/credentials/v3/token",
@@ -133,3 +139,18 @@ def _check_demo_alerts(prefix: str, auth: dict[str, str]) -> None:
             and any(d["status"] == "delivered" for d in a["deliveries"])
         }
     assert wanted <= delivered, delivered
+
+
+def test_demo_on_a_taken_port_says_how_to_choose_another(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = subprocess.run(
+            [sys.executable, "-m", "jobtrail.cli", "demo", "--db", f"sqlite:///{tmp_path}/d.db",
+             "--port", str(port)],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    assert proc.returncode == 2
+    assert f"port {port}" in proc.stderr
+    assert "make demo PORT=8080" in proc.stderr

@@ -63,6 +63,7 @@ class Settings(BaseSettings):
     log_stream_cap: int = Field(default=DEFAULT_STREAM_CAP, ge=1024)
     key_cache_seconds: float = Field(default=2.0, ge=0, le=60)
     metrics_org_label: bool = False
+    window_event_cap: int = Field(default=10_000, ge=1)
     # Rate limits (token buckets) per API key and per organization: requests per second (0: no
     # limit, the default) and the burst a bucket holds; shared through the store, settled by
     # each server process every `rate_limit_sync` seconds.

@@ -1,9 +1,11 @@
 """OpenAPI, Swagger UI served locally, health probes, and responses matching documented shapes."""
 
+from typing import Any
+
 import httpx
 from pydantic import TypeAdapter
 
-from jobtrail.api.schemas import RunDetail, RunSummary, StepDetail, StepSummary, TokenResponse
+from jobtrail.wire.shapes import RunDetail, RunSummary, StepDetail, StepSummary, TokenResponse
 from tests.support import BASE, Api, Server, ago, simple_run
 
 
@@ -53,14 +55,23 @@ def test_health_probes(server: Server) -> None:
 
 def test_responses_match_the_documented_models(api: Api) -> None:
     api.ingest(simple_run(ago(hours=1), "shape", fail=True))
-    runs = TypeAdapter(list[RunSummary]).validate_python(api.runs().json())
-    run_id = runs[0].runId
-    RunDetail.model_validate(api.get(f"/jobs/v1/runs/{run_id}").json())
-    TypeAdapter(list[StepSummary]).validate_python(api.get(f"/jobs/v1/runs/{run_id}/steps").json())
-    StepDetail.model_validate(api.get(f"/jobs/v1/runs/{run_id}/steps/run-dbt").json())
+    runs = _strict(list[RunSummary], api.runs().json())
+    run_id = runs[0]["runId"]
+    _strict(RunDetail, api.get(f"/jobs/v1/runs/{run_id}").json())
+    _strict(list[StepSummary], api.get(f"/jobs/v1/runs/{run_id}/steps").json())
+    _strict(StepDetail, api.get(f"/jobs/v1/runs/{run_id}/steps/run-dbt").json())
     key = api.org.keys["read"]
     token = api.http.get(
         f"{api.prefix}/credentials/v3/token",
         headers={"X-API-Key-ID": key.key.key_id, "X-API-Key": key.secret},
     )
-    TokenResponse.model_validate(token.json())
+    _strict(TokenResponse, token.json())
+
+
+def _strict(shape: Any, body: Any) -> Any:
+    """Validate a response against a wire shape, refusing keys the shape does not name."""
+    TypeAdapter(shape).validate_python(body)
+    item = shape.__args__[0] if isinstance(body, list) else shape
+    for one in body if isinstance(body, list) else [body]:
+        assert set(one) <= item.__required_keys__ | item.__optional_keys__
+    return body

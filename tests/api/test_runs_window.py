@@ -38,7 +38,7 @@ def test_accepted_formats_find_the_run(api: Api, frm: str, to: str) -> None:
     ("frm", "to", "needle"),
     [
         ("PT-12H", "NOW_Z", "same type"),
-        ("PT0S", "PT-12H", "before"),
+        ("PT0S", "PT-12H", "after"),
         ("PT-100H", "PT0S", "96 hours at most"),
         ("PT-200H", "PT-190H", "7 days"),
         ("PT-1H", "PT2H", "future"),
@@ -112,3 +112,12 @@ def test_running_run_has_no_end(api: Api) -> None:
     assert run["state"] == "RUNNING"
     assert run["endTime"] is None
     assert run["duration"] is None
+
+
+def test_from_equal_to_is_an_empty_list(api: Api) -> None:
+    api.ingest(simple_run(ago(hours=2), "empty"))
+    moment = iso(ago(hours=2))
+    for frm, to in (("PT-1H", "PT-1H"), (moment, moment)):
+        resp = api.runs(frm, to)
+        assert resp.status_code == 200, resp.text
+        assert resp.json() == []

@@ -1,10 +1,12 @@
 """The seed's 10,000-event trim: only the latest 10,000 events count, and the headers say so."""
 
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import Engine
 
-from tests.support import Api, ago, event, iso
+from tests.support import Api, Server, ago, event, iso, make_org, start_server
 
 
 def _load(api: Api, total: int) -> tuple[str, str]:
@@ -43,3 +45,28 @@ def test_splitting_the_window_recovers_trimmed_runs(api: Api) -> None:
     oldest = api.runs("PT-24H", "PT0S").headers["x-jobtrail-oldest-event"]
     before = api.runs(iso(ago(hours=24)), oldest).json()
     assert [r["startTime"] for r in before] == [early_ts.replace(".000000Z", "Z")]
+
+
+@pytest.fixture(scope="module")
+def capped(
+    db_url: str, engine: Engine, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    log = tmp_path_factory.mktemp("capped") / "server.log"
+    srv = start_server(db_url, log, JOBTRAIL_WINDOW_EVENT_CAP="20")
+    yield srv
+    srv.stop()
+
+
+def test_the_cap_is_a_setting(capped: Server, engine: Engine) -> None:
+    api = Api(capped, make_org(engine), "admin")
+    start = ago(hours=3)
+    api.ingest(
+        [event("run", start + timedelta(seconds=i), f"r{i}", state="RUNNING") for i in range(21)]
+    )
+    resp = api.runs("PT-24H", "PT0S")
+    assert len(resp.json()) == 20
+    assert resp.headers["x-jobtrail-truncated"] == "true"
+    assert resp.headers["x-jobtrail-oldest-event"] == iso(start + timedelta(seconds=1)).replace(
+        ".000000Z", "Z"
+    )
+    api.close()

@@ -46,9 +46,8 @@ def test_accepted_formats(frm: str, to: str, hours_ago: tuple[float, float]) -> 
     [
         ("PT-12H", "2026-11-28T12:00:00Z", "same type"),
         ("2026-11-28T00:00:00Z", "PT0S", "same type"),
-        ("PT0S", "PT-12H", "before `to`"),
-        ("PT-1H", "PT-1H", "before `to`"),
-        ("2026-11-28T12:00:00Z", "2026-11-28T00:00:00Z", "before `to`"),
+        ("PT0S", "PT-12H", "not be after `to`"),
+        ("2026-11-28T12:00:00Z", "2026-11-28T00:00:00Z", "not be after `to`"),
         ("PT-97H", "PT0S", "spans 97 hours; it may span 96 hours at most"),
         ("P-5D", "PT-1H", "spans 119 hours"),
         ("PT-200H", "PT-150H", "more than 7 days ago"),
@@ -73,3 +72,9 @@ def test_rejected_windows_name_the_rule(frm: str | None, to: str | None, needle:
 def test_window_exactly_96_hours_and_a_week_old_is_fine() -> None:
     w = parse_window("PT-168H", "PT-72H", NOW)
     assert w.end - w.start == to_micros(NOW) - to_micros(NOW - timedelta(hours=96))
+
+
+@pytest.mark.parametrize(("frm", "to"), [("PT-1H", "PT-1H"), ("PT0S", "PT0S")])
+def test_from_equal_to_is_an_empty_window(frm: str, to: str) -> None:
+    w = parse_window(frm, to, NOW)
+    assert w.start == w.end

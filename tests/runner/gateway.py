@@ -10,10 +10,16 @@ HANG = 0  # in a script: never answer
 
 
 class Gateway:
-    """Forwards to the server, except that the event posts listed in `script` get that status
-    instead (in order), or no answer at all (HANG); records what it did."""
+    """Forwards to the server, except that the requests of `methods` (by default the event
+    posts) listed in `script` get that status instead (in order), with the headers given beside
+    it, or no answer at all (HANG); records what it did. Token exchanges always pass."""
 
-    def __init__(self, upstream: str, script: list[int]) -> None:
+    def __init__(
+        self,
+        upstream: str,
+        script: list[int | tuple[int, dict[str, str]]],
+        methods: tuple[str, ...] = ("POST",),
+    ) -> None:
         self.script = list(script)
         self.closed = threading.Event()
         self.seen: list[tuple[str, str, int]] = []  # (method, path, status answered)
@@ -23,13 +29,17 @@ class Gateway:
         class Handler(BaseHTTPRequestHandler):
             def _relay(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                if self.command == "POST" and gateway.script:
-                    status = gateway.script.pop(0)
+                scripted = self.command in methods and "/credentials/" not in self.path
+                if scripted and gateway.script:
+                    entry = gateway.script.pop(0)
+                    status, extra = entry if isinstance(entry, tuple) else (entry, {})
                     gateway.seen.append((self.command, self.path, status))
                     if status == HANG:
                         gateway.closed.wait(120)
                         return
                     self.send_response(status)
+                    for name, value in extra.items():
+                        self.send_header(name, value)
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return

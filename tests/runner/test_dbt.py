@@ -154,8 +154,7 @@ def test_a_failing_model_fails_once_with_its_error_and_skips_what_is_downstream(
     for name in skipped:
         node = detail(api, steps, name)
         assert [h["state"] for h in node["stateHistory"]] == ["SKIPPED"]  # never ran
-        assert node["startTime"] == node["endTime"]
-        assert node["duration"] == "PT0S"
+        assert (node["startTime"], node["endTime"], node["duration"]) == (None, None, None)
         assert node["message"] == "upstream node 'model.shop.countries' failed"
 
     parent = detail(api, steps, "build")

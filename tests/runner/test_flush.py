@@ -4,8 +4,9 @@ that run."""
 
 from pathlib import Path
 
+from jobtrail.domain import identity
 from jobtrail.runner.spool import spools_in
-from tests.runner.conftest import jobtrail, run_offline, steps_by_name
+from tests.runner.conftest import OFFLINE_SPEC, jobtrail, run_offline, steps_by_name
 from tests.support import Api, Org, Server, ingest_env
 
 
@@ -66,4 +67,31 @@ def test_flush_passes_over_what_a_crash_left_half_written(
     assert flush.returncode == 0, flush.stderr
     assert "damaged line" in flush.stderr
     assert not spool.path.exists()  # delivered and cleaned up, not kept forever
+    assert steps_by_name(reader, run_id)["s"]["state"] == "SUCCEEDED"
+
+
+def test_a_key_of_the_wrong_role_keeps_the_events_and_says_which_role(
+    tmp_path: Path, server: Server, org: Org, reader: Api
+) -> None:
+    good = ingest_env(org, JOBTRAIL_SPOOL=str(tmp_path / "spool"))
+    read_key = org.keys["read"]
+    wrong = {
+        **good,
+        "JOBTRAIL_API_KEY_ID": read_key.key.key_id,
+        "JOBTRAIL_API_KEY": read_key.secret,
+    }
+    spec = tmp_path / "job.yaml"
+    spec.write_text(OFFLINE_SPEC)
+    run = jobtrail(
+        "run", str(spec), "--server", server.url, "--run-key", "k5", "--flush-timeout", "1",
+        env=wrong,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert "role ingest or admin" in run.stderr
+    assert "jobtrail flush" in run.stderr
+    assert list((tmp_path / "spool").glob("*.jsonl"))
+    run_id = identity.run_id(org.id, identity.job_id(org.id, "test", "offline"), "k5")
+    assert reader.get(f"/jobs/v1/runs/{run_id}").status_code == 404
+    flush = jobtrail("flush", "--server", server.url, env=good)
+    assert flush.returncode == 0, flush.stderr
     assert steps_by_name(reader, run_id)["s"]["state"] == "SUCCEEDED"

@@ -5,6 +5,7 @@ import os
 import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -129,6 +130,7 @@ def test_retries_count_attempts(
 steps:
   - name: flaky
     retries: 2
+    retry_delay: 0.5s
     run: "if [ -f {marker} ]; then echo ok; else touch {marker}; echo boom >&2; exit 1; fi"
 """
     job = start_job(spec, server)
@@ -138,6 +140,10 @@ steps:
     ]  # fmt: skip
     step = steps_by_name(reader, job.run_id)["flaky"]
     assert step["attempt"] == 2
+    emitted = [e for e in job.emitted() if e["kind"] == "step"]
+    stamps = {(e["state"], e.get("attempt")): e["timestamp"] for e in emitted}
+    failed, again = stamps[("FAILED", 1)], stamps[("RUNNING", 2)]
+    assert datetime.fromisoformat(again) - datetime.fromisoformat(failed) >= timedelta(seconds=0.5)
 
 
 def test_sigterm_cancels_running_steps(
@@ -237,3 +243,22 @@ def test_a_signal_while_a_step_is_starting_still_cancels(
         assert job.wait(30) == 1
         assert reader.get(f"/jobs/v1/runs/{job.run_id}").json()["state"] == "CANCELLED"
         assert not _alive(int(pid_file.read_text()))
+
+
+def test_run_prints_its_console_url_and_the_failed_steps_stderr_tail(
+    start_job: StartJob, server: Server
+) -> None:
+    spec = """
+steps:
+  - name: breaks
+    run: "for i in $(seq 1 30); do echo problem $i >&2; done; exit 3"
+"""
+    job = start_job(spec, server)
+    assert job.wait() == 1
+    assert job.proc.stdout is not None
+    out = job.proc.stdout.read()
+    assert f"{server.url}/console#/runs/{job.run_id}" in out
+    tail = out.split("breaks: stderr (last 20 lines)")[1]
+    assert "problem 30" in tail
+    assert "problem 11" in tail
+    assert "problem 10\n" not in tail

@@ -2,12 +2,14 @@
 
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import yaml
 
 from jobtrail.runner.dbt import dbt_arguments
-from jobtrail.runner.spec import JobSpec, SpecError, load_spec, parse_spec
+from jobtrail.runner.spec import JobSpec, SpecError, load_spec, parse_spec, retry_wait
 
 GOOD = """
 job: webmodel
@@ -175,3 +177,12 @@ def test_dbt_mistakes_are_named(dbt: dict[str, object], expected: str) -> None:
         _dbt_step(dbt)
     assert any(p.startswith("job.yaml: step 'models': ") for p in err.value.problems)
     assert any(expected in p for p in err.value.problems), err.value.problems
+
+
+def test_retries_wait_ten_seconds_doubling_unless_the_step_says() -> None:
+    assert [retry_wait(None, n) for n in (1, 2, 3, 4)] == [10, 20, 40, 80]
+    assert retry_wait(None, 30) == 600  # capped at ten minutes
+    assert retry_wait(timedelta(seconds=3), 1) == retry_wait(timedelta(seconds=3), 5) == 3
+    text = GOOD.replace("retries: 1", "retries: 1\n    retry_delay: 2m")
+    spec = parse_spec(yaml.safe_load(text), "job.yaml")
+    assert spec.steps[1].retry_delay == timedelta(minutes=2)

@@ -26,7 +26,7 @@ from jobtrail.api import (
 )
 from jobtrail.api.auth import document_roles
 from jobtrail.api.context import AppContext
-from jobtrail.api.docs import BASE, OPENAPI_URL, install_docs
+from jobtrail.api.docs import OPENAPI_URL, install_docs
 from jobtrail.api.errors import install_error_handlers
 from jobtrail.api.limits import HeaderLimits
 from jobtrail.api.metrics import StoreCollector, install_metrics
@@ -34,6 +34,7 @@ from jobtrail.console.routes import install_console
 from jobtrail.settings import Settings
 from jobtrail.store import accounts
 from jobtrail.store.dialect import is_unavailable, make_engine
+from jobtrail.wire.paths import BASE
 from jobtrail.worker.loop import Worker, default_tasks
 
 log = logging.getLogger("jobtrail.api")

@@ -11,10 +11,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from jobtrail.domain.events import event_batch_schema
+from jobtrail.wire.paths import DOCS, OPENAPI
 
-BASE = "/api/msc/v1"
-OPENAPI_URL = f"{BASE}/openapi.json"
-DOCS_URL = f"{BASE}/docs"
+OPENAPI_URL = OPENAPI
+DOCS_URL = DOCS
 _STATIC = f"{DOCS_URL}/static"
 
 

@@ -23,6 +23,7 @@ from jobtrail.domain.errors import (
 from jobtrail.domain.events import MAX_BATCH_BYTES, Event
 from jobtrail.store.accounts import now_micros
 from jobtrail.store.ingest import IngestResult, prepare, write_prepared
+from jobtrail.wire import paths
 
 router = APIRouter(tags=["Ingestion"])
 _INLINE_FOLD = 64
@@ -109,7 +110,7 @@ def _parse(ctx: AppContext, org_id: str, raw: bytes) -> list[Event]:
 
 
 @router.post(
-    "/organizations/{organizationId}/jobs/v1/events",
+    paths.EVENTS,
     response_model=IngestResponse,
     responses={
         **ERROR_RESPONSES,

@@ -17,6 +17,7 @@ from jobtrail.domain.errors import BadRequest, NotFound
 from jobtrail.domain.states import is_terminal
 from jobtrail.store import queries
 from jobtrail.store.logs import StreamRef, chunk_sizes, chunks_after, read_range, read_tail_lines
+from jobtrail.wire import paths
 
 router = APIRouter(tags=["Logs"])
 
@@ -83,7 +84,7 @@ async def _follow(ctx: AppContext, ref: StreamRef, opened: _Opened) -> AsyncIter
 
 
 @router.get(
-    "/organizations/{organizationId}/jobs/v1/runs/{runId}/steps/{stepName}/logs/{stream}",
+    paths.LOGS,
     response_class=StreamingResponse,
     responses={
         200: {"content": {"text/plain": {}}, "description": "The log text (UTF-8)."},

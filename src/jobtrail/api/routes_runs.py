@@ -27,6 +27,7 @@ from jobtrail.domain.timefmt import format_ts
 from jobtrail.domain.windows import parse_window
 from jobtrail.store import lineage, queries
 from jobtrail.store.logs import StreamRef, read_tail_bytes
+from jobtrail.wire import limits, paths
 
 router = APIRouter(tags=["Jobs"])
 
@@ -48,7 +49,9 @@ def _list_runs(
     window = parse_window(from_, to, datetime.now(UTC))
     if filters["state"] is not None and filters["state"] not in RunState.__members__:
         raise BadRequest(f"`state` must be one of {', '.join(RunState)}.")
-    result = queries.window_runs(ctx.engine, org_id, window.start, window.end)
+    result = queries.window_runs(
+        ctx.engine, org_id, window.start, window.end, ctx.settings.window_event_cap
+    )
     rows = [
         r
         for r in result.runs
@@ -58,21 +61,22 @@ def _list_runs(
     ]
     headers = {}
     if result.truncated and result.oldest_kept_ts is not None:
-        headers["X-Jobtrail-Truncated"] = "true"
-        headers["X-Jobtrail-Oldest-Event"] = format_ts(result.oldest_kept_ts)
+        headers[limits.TRUNCATED_HEADER] = "true"
+        headers[limits.OLDEST_EVENT_HEADER] = format_ts(result.oldest_kept_ts)
     return json_response(run_list(rows), headers)
 
 
 @router.get(
-    "/organizations/{organizationId}/jobs/v1/runs",
+    paths.RUNS,
     response_model=list[RunSummary],
     responses=ERROR_RESPONSES,
     summary="List job runs in a time window",
     description=(
         "Runs with at least one state change in [from, to): both ISO 8601 timestamps or both "
         "ISO 8601 durations relative to now (PT-12H, PT0S). The window may span 96 hours at "
-        "most and must lie within the last week. When more than 10,000 events fall in the "
-        "window only the latest 10,000 count, and the response carries `X-Jobtrail-Truncated: "
+        "most and must lie within the last week (`from == to` is an empty window). When more "
+        "than 10,000 events (`JOBTRAIL_WINDOW_EVENT_CAP`) fall in the window only the latest "
+        "ones count, and the response carries `X-Jobtrail-Truncated: "
         "true` and `X-Jobtrail-Oldest-Event`."
     ),
 )
@@ -175,7 +179,7 @@ def _stream_fields(
 
 
 @router.get(
-    "/organizations/{organizationId}/jobs/v1/runs/{runId}",
+    paths.RUN,
     response_model=RunDetail,
     responses=ERROR_RESPONSES,
     summary="One job run with its steps and their dependencies",
@@ -195,7 +199,7 @@ async def get_run(
 
 
 @router.get(
-    "/organizations/{organizationId}/jobs/v1/runs/{runId}/steps",
+    paths.STEPS,
     response_model=list[StepSummary],
     responses=ERROR_RESPONSES,
     summary="The steps of one job run",
@@ -205,7 +209,7 @@ async def get_steps(org_id: OrgId, run_id: RunId, _claims: Reader, ctx: Ctx) -> 
 
 
 @router.get(
-    "/organizations/{organizationId}/jobs/v1/runs/{runId}/steps/{stepName}",
+    paths.STEP,
     response_model=StepDetail,
     responses=ERROR_RESPONSES,
     summary="Everything about one step's execution, with stdout and stderr",

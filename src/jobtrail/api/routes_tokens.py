@@ -16,6 +16,7 @@ from jobtrail.domain import identity
 from jobtrail.domain.errors import NotFound, Unauthorized
 from jobtrail.domain.timefmt import format_ts
 from jobtrail.store import accounts
+from jobtrail.wire import paths
 
 router = APIRouter(tags=["Credentials"])
 
@@ -68,7 +69,7 @@ _RESPONSES = {k: v for k, v in ERROR_RESPONSES.items() if k not in (403, 429)}
 
 
 @router.get(
-    "/organizations/{organizationId}/credentials/v3/token",
+    paths.TOKEN_V3,
     response_model=TokenResponse,
     responses=_RESPONSES,
     summary="Exchange an API key id and key for a bearer token",
@@ -84,7 +85,7 @@ async def token_v3(
 
 
 @router.get(
-    "/organizations/{organizationId}/credentials/v2/token",
+    paths.TOKEN_V2,
     response_model=TokenResponse,
     responses=_RESPONSES,
     summary="Exchange a legacy API key (no key id) for a bearer token",

@@ -22,6 +22,9 @@ COMMANDS = {
     "agent": "jobtrail.cli.agent:agent",
     "worker": "jobtrail.cli.worker:worker",
     "alerts": "jobtrail.cli.alerts:alerts_app",
+    "runs": "jobtrail.cli.runs:runs_app",
+    "logs": "jobtrail.cli.runs:logs",
+    "login": "jobtrail.cli.login:login",
 }
 
 

@@ -21,6 +21,7 @@ from jobtrail.cli.reporting import (
     http_sink,
     sink,
 )
+from jobtrail.domain import identity
 from jobtrail.runner.catalog import definition_payload, report_in_background
 from jobtrail.runner.delivery import Delivery, flush_spool
 from jobtrail.runner.events import EventFactory
@@ -28,24 +29,47 @@ from jobtrail.runner.executor import RunExecutor, RunOptions, new_run_key
 from jobtrail.runner.sinks import RetryLater
 from jobtrail.runner.spec import JobSpec, SpecError, load_spec
 from jobtrail.runner.spool import Spool, spools_in
+from jobtrail.wire.paths import console_run_url
 
 
 def _safe(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text)[:80]
 
 
+TAIL_LINES = 20
+_TAIL_BYTES = 8 * 1024
+
+
 def _printer(emit: Any) -> Any:
-    """Report each event, and tell the person at the terminal about state changes."""
+    """Report each event, and tell the person at the terminal about state changes; when the run
+    fails, show the failed steps' stderr tail, so the reason is on screen without a lookup."""
+    stderr: dict[str, str] = {}
+    failed: list[str] = []
 
     def emit_and_print(event: dict[str, Any]) -> None:
         emit(event)
-        if event["kind"] == "step" and event["state"] not in ("PENDING",):
+        if event["kind"] == "log" and event["stream"] == "stderr":
+            name = event["step"]["name"]
+            stderr[name] = (stderr.get(name, "") + event["data"])[-_TAIL_BYTES:]
+        elif event["kind"] == "step" and event["state"] not in ("PENDING",):
             extra = f" ({event['message']})" if event.get("message") else ""
             typer.echo(f"  {event['step']['name']}: {event['state']}{extra}", err=True)
+            if event["state"] == "FAILED":
+                failed.append(event["step"]["name"])
         elif event["kind"] == "run":
             typer.echo(f"run {event['runKey']}: {event['state']}", err=True)
+            if event["state"] == "FAILED":
+                _print_tails(failed, stderr)
 
     return emit_and_print
+
+
+def _print_tails(failed: list[str], stderr: dict[str, str]) -> None:
+    for name in dict.fromkeys(failed):
+        lines = stderr.get(name, "").rstrip("\n").splitlines()[-TAIL_LINES:]
+        if lines:
+            typer.echo(f"--- {name}: stderr (last {len(lines)} lines) ---", err=True)
+            typer.echo("\n".join(lines), err=True)
 
 
 def _recording(emit: Any, path: Path) -> Any:
@@ -117,6 +141,9 @@ def run(
     except OSError as exc:
         raise fail(f"cannot create {exc.filename}: {exc.strerror or exc}", 2) from None
     reported = report_in_background(lambda: sink(server, db, org), [definition_payload(spec)])
+    if server and org:
+        run_id = identity.run_id(org, identity.job_id(org, spec.environment, spec.job), key)
+        typer.echo(f"run {key}: {console_run_url(server, run_id)}", err=True)
     delivery = Delivery(destination, spool_file).start()
     emit = _recording(delivery.emit, events_log) if events_log else delivery.emit
     options = RunOptions(

@@ -8,6 +8,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from jobtrail.wire.events import build_event
+from jobtrail.wire.shapes import Kind
+
 _DBT_OUT = """Running with dbt=1.8.7
 Registered adapter: snowflake=1.8.3
 Found {models} models, {tests} data tests, 4 sources, 0 exposures, 612 macros
@@ -79,29 +82,30 @@ class _Builder:
         self.events: list[dict[str, Any]] = []
         self.seq: dict[tuple[str, str], int] = {}
 
-    def _base(self, kind: str, at: datetime) -> dict[str, Any]:
+    def _add(self, kind: Kind, at: datetime, **fields: Any) -> None:
         n = len(self.events)
-        return {
-            "eventId": f"demo-{self.job.name}-{self.job.environment}-{self.run_key}-{n}",
-            "timestamp": at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-            "kind": kind,
-            "job": {"name": self.job.name, "environment": self.job.environment},
-            "runKey": self.run_key,
-        }
+        event = build_event(
+            kind,
+            at,
+            job=self.job.name,
+            environment=self.job.environment,
+            run_key=self.run_key,
+            event_id=f"demo-{self.job.name}-{self.job.environment}-{self.run_key}-{n}",
+            **fields,
+        )
+        self.events.append(dict(event))
 
     def run(self, at: datetime, state: str) -> None:
-        self.events.append({**self._base("run", at), "state": state})
+        self._add("run", at, state=state)
 
     def step(self, at: datetime, name: str, state: str, **extra: Any) -> None:
-        deps = dict(self.job.steps)[name]
-        ev = {**self._base("step", at), "step": {"name": name, "dependencies": list(deps)}}
-        self.events.append({**ev, "state": state, **extra})
+        deps = list(dict(self.job.steps)[name])
+        self._add("step", at, step={"name": name, "dependencies": deps}, state=state, **extra)
 
     def log(self, at: datetime, name: str, stream: str, text: str) -> None:
         seq = self.seq.get((name, stream), 0)
         self.seq[(name, stream)] = seq + 1
-        ev = {**self._base("log", at), "step": {"name": name}}
-        self.events.append({**ev, "stream": stream, "data": text, "seq": seq})
+        self._add("log", at, step=name, stream=stream, data=text, seq=seq)
 
 
 def _stdout(name: str, rnd: random.Random) -> str:

@@ -1,10 +1,12 @@
 """Typed errors with stable codes; the HTTP layer turns them into the one error envelope."""
 
+from jobtrail.wire import errors as codes
+
 
 class JobtrailError(Exception):
     """Base of every error a client may see: a stable code, an HTTP status, one clear sentence."""
 
-    code = "bad_request"
+    code = codes.BAD_REQUEST
     status = 400
 
     def __init__(self, message: str, *, details: list[dict[str, object]] | None = None) -> None:
@@ -14,17 +16,17 @@ class JobtrailError(Exception):
 
 
 class BadRequest(JobtrailError):
-    code = "bad_request"
+    code = codes.BAD_REQUEST
     status = 400
 
 
 class InvalidWindow(JobtrailError):
-    code = "invalid_window"
+    code = codes.INVALID_WINDOW
     status = 400
 
 
 class InvalidEvents(JobtrailError):
-    code = "invalid_events"
+    code = codes.INVALID_EVENTS
     status = 400
 
 
@@ -34,41 +36,41 @@ class InvalidDefinitions(JobtrailError):
 
 
 class Unauthorized(JobtrailError):
-    code = "unauthorized"
+    code = codes.UNAUTHORIZED
     status = 401
 
 
 class Forbidden(JobtrailError):
-    code = "forbidden"
+    code = codes.FORBIDDEN
     status = 403
 
 
 class NotFound(JobtrailError):
-    code = "not_found"
+    code = codes.NOT_FOUND
     status = 404
 
 
 class EventConflict(JobtrailError):
     """An eventId already seen (stored, or earlier in the batch) with different content."""
 
-    code = "event_conflict"
+    code = codes.EVENT_CONFLICT
     status = 409
 
 
 class PayloadTooLarge(JobtrailError):
-    code = "payload_too_large"
+    code = codes.PAYLOAD_TOO_LARGE
     status = 413
 
 
 class UnsupportedMediaType(JobtrailError):
-    code = "unsupported_media_type"
+    code = codes.UNSUPPORTED_MEDIA_TYPE
     status = 415
 
 
 class Unavailable(JobtrailError):
     """The store cannot be reached (PostgreSQL down or restarting): try again shortly."""
 
-    code = "unavailable"
+    code = codes.UNAVAILABLE
     status = 503
     retry_after = 5  # seconds, sent as `Retry-After`
 

@@ -1,7 +1,9 @@
 """The ingestion event (SPEC §3.4): its wire shape and the checks that make a batch valid.
 
-The wire shape is validated by Pydantic as TypedDicts (several times faster than model instances
-on 10,000-event batches), then turned into small immutable `Event` objects for the domain."""
+The wire shape (`jobtrail.wire.shapes.Event`, plain, for reporters) is validated here by Pydantic
+as TypedDicts with the same keys plus the constraints (several times faster than model instances
+on 10,000-event batches), then turned into small immutable `Event` objects for the domain. The
+constraints live here, not in the wire package, because they are the server's rules."""
 
 import hashlib
 import re
@@ -24,11 +26,15 @@ from jobtrail.domain.errors import EventConflict
 from jobtrail.domain.names import check_step_name
 from jobtrail.domain.states import RunState, StepState
 from jobtrail.domain.timefmt import format_ts, parse_timestamp, to_micros
+from jobtrail.wire.limits import (
+    MAX_BATCH_BYTES,
+    MAX_BATCH_EVENTS,
+    MAX_LOG_CHUNK_BYTES,
+    MAX_MESSAGE,
+    MAX_NAME,
+)
 
-MAX_BATCH_EVENTS = 10_000
-MAX_BATCH_BYTES = 10 * 1024 * 1024
-MAX_LOG_CHUNK_BYTES = 1024 * 1024
-MAX_NAME = 200
+__all__ = ["MAX_BATCH_BYTES", "MAX_BATCH_EVENTS", "MAX_LOG_CHUNK_BYTES", "MAX_NAME"]
 
 RFC3339_PATTERN = r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
 _RFC3339 = re.compile(RFC3339_PATTERN)
@@ -66,7 +72,7 @@ def _unique(value: list[str]) -> list[str]:
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME), AfterValidator(_no_nul)]
 StepName = Annotated[Name, AfterValidator(check_step_name)]
-Text = Annotated[str, StringConstraints(max_length=4096), AfterValidator(_no_nul)]
+Text = Annotated[str, StringConstraints(max_length=MAX_MESSAGE), AfterValidator(_no_nul)]
 # The pattern is documented in the JSON Schema and checked by `_check_timestamp` (one message).
 Timestamp = Annotated[
     str,

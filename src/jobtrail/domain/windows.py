@@ -8,9 +8,9 @@ import isodate
 
 from jobtrail.domain.errors import InvalidWindow
 from jobtrail.domain.timefmt import parse_timestamp, to_micros
+from jobtrail.wire.limits import WINDOW_MAX_AGE as MAX_AGE
+from jobtrail.wire.limits import WINDOW_MAX_SPAN as MAX_SPAN
 
-MAX_SPAN = timedelta(hours=96)
-MAX_AGE = timedelta(days=7)
 CLOCK_SKEW = timedelta(minutes=5)
 
 _DURATION_SHAPE = re.compile(r"^[+-]?P", re.IGNORECASE)
@@ -115,10 +115,12 @@ def _parse_pair(from_text: str, to_text: str, now: datetime) -> tuple[datetime, 
 
 
 def check_window(start: datetime, end: datetime, now: datetime) -> None:
-    """The seed's rules: from before to, at most 96 hours, within the last week."""
-    if start >= end:
+    """The seed's rules: from not after to, at most 96 hours, within the last week. `from ==
+    to` is an empty window, not an error: connectors send it when a sync resumes in the second
+    it saved."""
+    if start > end:
         raise InvalidWindow(
-            f"`from` must be before `to` (from={start.isoformat()}, to={end.isoformat()})."
+            f"`from` must not be after `to` (from={start.isoformat()}, to={end.isoformat()})."
         )
     if end - start > MAX_SPAN:
         raise InvalidWindow(

@@ -49,6 +49,7 @@ class Agent:
     run_at_start: bool = False  # run each job once when first seen, then on its schedule
     # Told the definitions of new and changed specs, and of removed ones as unscheduled.
     on_definitions: Callable[[list[dict[str, Any]]], None] | None = None
+    output: Path | None = None  # where the runs' output goes (default: the agent's own)
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def stop(self) -> None:
@@ -75,10 +76,15 @@ class Agent:
             if job.process is not None:
                 log.warning("%s: still running, this tick is skipped", job.spec.job)
                 continue
-            job.process = subprocess.Popen(
-                [sys.executable, "-m", "jobtrail.cli", "run", str(job.path), *self.run_args]
-            )
+            job.process = self._start(job)
             log.info("%s: started (pid %d)", job.spec.job, job.process.pid)
+
+    def _start(self, job: _Job) -> subprocess.Popen[bytes]:
+        cmd = [sys.executable, "-m", "jobtrail.cli", "run", str(job.path), *self.run_args]
+        if self.output is None:
+            return subprocess.Popen(cmd)
+        with self.output.open("ab") as out:  # the child keeps its own copy of the descriptor
+            return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
 
     def _reap(self, job: _Job) -> None:
         if job.process is not None and job.process.poll() is not None:

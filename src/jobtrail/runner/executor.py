@@ -16,7 +16,7 @@ from typing import Any
 from jobtrail.domain.dag import downstream, layers
 from jobtrail.runner import dbt
 from jobtrail.runner.events import EventFactory
-from jobtrail.runner.spec import JobSpec, StepSpec
+from jobtrail.runner.spec import JobSpec, StepSpec, retry_wait
 
 Emit = Callable[[dict[str, Any]], None]
 
@@ -189,7 +189,18 @@ class RunExecutor:
                     step.name, "FAILED", attempt=attempt, exit_code=code, message=message
                 )
             )
+            if attempt < attempts:
+                await self._before_retry(step, attempt)
         return "FAILED"
+
+    async def _before_retry(self, step: StepSpec, attempt: int) -> None:
+        try:
+            await asyncio.sleep(retry_wait(step.retry_delay, attempt))
+        except asyncio.CancelledError:
+            self.emit(
+                self.events.step(step.name, "CANCELLED", attempt=attempt, message="cancelled")
+            )
+            raise
 
     def _environment(self, step: StepSpec, attempt: int) -> dict[str, str]:
         return {

@@ -6,19 +6,29 @@ from typing import Any, Protocol
 import httpcore
 import orjson
 
+from jobtrail.client.core import Token, token_request, utc_now
+from jobtrail.wire import paths
+
 
 class RetryLater(Exception):
     """The destination cannot take the batch now (unreachable, 429, 5xx): try again later."""
 
 
 class KeyRefused(RetryLater):
-    """The server refused the API key (revoked, wrong): the events are fine, so they are kept
-    (spooled) until a run or `jobtrail flush` with a good key delivers them."""
+    """The server refused the API key (revoked, wrong, or of a role that may not send events):
+    the events are fine, so they are kept (spooled) until a run or `jobtrail flush` with a good
+    key delivers them."""
 
 
 class BatchRefused(Exception):
-    """The server rejected the events themselves (a 4xx other than 401/429): sending them again
-    cannot help."""
+    """The server rejected the events themselves (a 4xx other than 401/403/429): sending them
+    again cannot help."""
+
+
+WRONG_ROLE = (
+    "the server refused the API key for sending events (403): use a key of role ingest or "
+    "admin (JOBTRAIL_API_KEY_ID, JOBTRAIL_API_KEY); the events wait in the spool"
+)
 
 
 class Sink(Protocol):
@@ -29,7 +39,7 @@ class Sink(Protocol):
 
 class HttpSink:
     """A jobtrail server's ingestion endpoint, with a token minted from an API key (re-minted
-    once on 401).
+    before expiry and once on 401; the token handling is the client core's).
 
     Built on httpcore, the connection layer under httpx, not on httpx itself: `jobtrail run` is
     started for every scheduled run, and importing httpx (which loads its own command line,
@@ -38,23 +48,18 @@ class HttpSink:
     def __init__(self, base_url: str, org_id: str, key_id: str | None, key: str) -> None:
         self._base = base_url.rstrip("/")
         self._http = httpcore.ConnectionPool(max_connections=1)
-        self._prefix = f"/api/msc/v1/organizations/{org_id}"
+        self._org = org_id
         self._key_id = key_id
         self._key = key
-        self._token: str | None = None
+        self._token: Token | None = None
+        self._events = paths.fill(paths.EVENTS, organizationId=org_id)
 
-    def _mint(self) -> str:
-        headers = {"X-API-Key": self._key}
-        if self._key_id:
-            path = "/credentials/v3/token"
-            headers["X-API-Key-ID"] = self._key_id
-        else:
-            path = "/credentials/v2/token"
-        status, body = self._request("GET", path, headers)
+    def _mint(self) -> Token:
+        request = token_request(self._org, self._key_id, self._key)
+        status, body = self._request(request.method, request.path, request.headers)
         if status != 200:
             raise KeyRefused(f"the server refused the API key: {_text(body)[:200]}")
-        token: str = orjson.loads(body)["accessToken"]
-        return token
+        return Token.parse(orjson.loads(body), utc_now())
 
     def _request(
         self, method: str, path: str, headers: dict[str, str], content: bytes | None = None
@@ -62,7 +67,7 @@ class HttpSink:
         try:
             resp = self._http.request(
                 method,
-                self._base + self._prefix + path,
+                self._base + path,
                 headers=list(headers.items()),
                 content=content,
                 extensions={"timeout": TIMEOUTS},
@@ -76,13 +81,18 @@ class HttpSink:
     def deliver(self, events: list[dict[str, Any]]) -> None:
         body = orjson.dumps({"events": events})
         for attempt in range(2):
-            if self._token is None:
+            if self._token is None or not self._token.fresh(utc_now()):
                 self._token = self._mint()
-            headers = {"Authorization": f"Bearer {self._token}", "Content-Type": "application/json"}
-            status, answer = self._request("POST", "/jobs/v1/events", headers, body)
+            headers = {
+                "Authorization": f"Bearer {self._token.value}",
+                "Content-Type": "application/json",
+            }
+            status, answer = self._request("POST", self._events, headers, body)
             if status == 401 and attempt == 0:
                 self._token = None
                 continue
+            if status == 403:
+                raise KeyRefused(f"{WRONG_ROLE}: {_text(answer)[:200]}")
             if status != 200:
                 raise BatchRefused(f"the server rejected events: {status} {_text(answer)[:500]}")
             return

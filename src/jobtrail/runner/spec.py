@@ -90,6 +90,7 @@ class StepSpec(_Strict):
     needs: list[str] = Field(default_factory=list)
     timeout: timedelta | None = None
     retries: int = Field(default=0, ge=0, le=100)
+    retry_delay: timedelta | None = None  # None: the growing default of `retry_wait`
     env: EnvMap = Field(default_factory=dict)
     workdir: str | None = None
 
@@ -98,10 +99,23 @@ class StepSpec(_Strict):
     def _name(cls, value: str) -> str:
         return check_step_name(value)
 
-    @field_validator("timeout", mode="before")
+    @field_validator("timeout", "retry_delay", mode="before")
     @classmethod
     def _timeout(cls, value: Any) -> timedelta | None:
         return None if value is None else parse_duration(value)
+
+
+FIRST_RETRY_WAIT = 10.0
+MAX_RETRY_WAIT = 600.0
+
+
+def retry_wait(retry_delay: timedelta | None, failed_attempt: int) -> float:
+    """Seconds to wait after attempt `failed_attempt` failed: the step's `retry_delay` when it
+    sets one, else 10 s doubling per attempt up to 10 minutes, as schedulers do, so a flaky
+    dependency gets time to come back instead of three failures within a second."""
+    if retry_delay is not None:
+        return retry_delay.total_seconds()
+    return min(FIRST_RETRY_WAIT * 2.0 ** (failed_attempt - 1), MAX_RETRY_WAIT)
 
 
 class JobSpec(_Strict):

@@ -9,8 +9,9 @@ from sqlalchemy import Connection, Engine, bindparam, func, select
 
 from jobtrail.store.dialect import in_bound_list, joins_subqueries_well
 from jobtrail.store.schema import events, log_streams, runs, steps
+from jobtrail.wire.limits import DEFAULT_WINDOW_EVENT_CAP
 
-EVENT_CAP = 10_000
+EVENT_CAP = DEFAULT_WINDOW_EVENT_CAP
 
 RUN_COLUMNS = (
     runs.c.run_id,

@@ -1,0 +1,12 @@
+"""The stable error codes of the envelope `{"error": code, "message": sentence}`."""
+
+BAD_REQUEST = "bad_request"
+INVALID_WINDOW = "invalid_window"
+INVALID_EVENTS = "invalid_events"
+UNAUTHORIZED = "unauthorized"
+FORBIDDEN = "forbidden"
+NOT_FOUND = "not_found"
+EVENT_CONFLICT = "event_conflict"
+PAYLOAD_TOO_LARGE = "payload_too_large"
+UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+UNAVAILABLE = "unavailable"
