@@ -34,7 +34,7 @@ def smtp() -> Iterator[tuple[Inbox, int]]:
 
 
 def _failed_job(server: Server, engine: Engine, owners: list[str]) -> Api:
-    api = Api(server, make_org(engine), "ingest")
+    api = Api(server, make_org(engine), "admin")
     definition = {"jobName": "webmodel", "environment": "prod", "owners": owners}
     resp = api.http.put(
         api.prefix + "/jobs/v1/definitions",

@@ -45,7 +45,7 @@ def test_silence_then_list(
 ) -> None:
     receiver = Receiver(HOOK_SECRET)
     org = make_org(alert_engine)
-    api = Api(alert_server, org, "ingest")
+    api = Api(alert_server, org, "admin")
     try:
         quiet = _cli("silence", "webmodel", "--org", org.id, "--env", "prod", "--for", "2h",
                      "--db", alert_db)  # fmt: skip

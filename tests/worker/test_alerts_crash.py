@@ -32,7 +32,7 @@ def test_kill_9_mid_delivery_then_restart(
     alert_db: str, alert_server: Server, alert_engine: Engine, run_worker: RunWorker, tmp_path: Path
 ) -> None:
     receiver = Receiver(HOOK_SECRET, [HANG])
-    api = Api(alert_server, make_org(alert_engine), "ingest")
+    api = Api(alert_server, make_org(alert_engine), "admin")
     settings = tmp_path / "alerts.toml"
     settings.write_text(config(receiver.url))
     env = {
@@ -63,7 +63,7 @@ def test_two_workers_raise_each_of_200_alerts_once(
     alert_db: str, alert_server: Server, alert_engine: Engine, tmp_path: Path
 ) -> None:
     receiver = Receiver(HOOK_SECRET)
-    api = Api(alert_server, make_org(alert_engine), "ingest")
+    api = Api(alert_server, make_org(alert_engine), "admin")
     settings = tmp_path / "alerts.toml"
     settings.write_text(config(receiver.url).replace('"failed", "recovered"', '"failed"'))
     env = {**os.environ, "JOBTRAIL_SECRET": SECRET, "JOBTRAIL_ALERTS_CONFIG": str(settings)}

@@ -17,7 +17,7 @@ def test_alerts_page(
 ) -> None:
     receiver = Receiver(HOOK_SECRET)
     org = make_org(alert_engine)
-    api = Api(alert_server, org, "ingest")
+    api = Api(alert_server, org, "admin")
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     tab = context.new_page()
     errors: list[str] = []

@@ -37,7 +37,7 @@ def receiver() -> Iterator[Receiver]:
 
 def _api(server: Server, engine: Engine) -> Api:
     org = make_org(engine)
-    return Api(server, org, "ingest")
+    return Api(server, org, "admin")
 
 
 def test_failed_run_alerts_once_then_recovers(
