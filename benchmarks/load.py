@@ -14,8 +14,6 @@ Full size: `python benchmarks/load.py` (10,000,000 events; about 10 min to load 
 import argparse
 import os
 import random
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -30,6 +28,7 @@ import httpx
 import orjson
 from _harness import Api, make_org, percentile, rss_kib
 from _harness import backends as all_backends
+from list_runs import RAW_SQL
 from sqlalchemy import Engine, text
 
 from jobtrail.domain.batches import parse_batch
@@ -37,7 +36,7 @@ from jobtrail.settings import normalise_db_url
 from jobtrail.store import migrate
 from jobtrail.store.dialect import make_engine
 from jobtrail.store.ingest import ingest
-from tests.support import SECRET, Org, Server, event, free_port
+from tests.support import Org, Server, event, start_server
 
 STEPS = ("extract", "transform", "publish")
 EVENTS_PER_RUN = 2 + 2 * len(STEPS)  # run RUNNING/SUCCEEDED, each step RUNNING/SUCCEEDED
@@ -80,33 +79,13 @@ def fill(engine: Engine, org_id: str, events: Iterator[dict[str, Any]]) -> int:
 
 @contextmanager
 def serving(db_url: str, workers: int) -> Iterator[Server]:
-    """`jobtrail serve --workers N` on a loopback port (the tests' helper starts one process)."""
-    port = free_port()
-    env = {**os.environ, "JOBTRAIL_SECRET": SECRET}
-    cmd = [sys.executable, "-m", "jobtrail.cli", "serve", "--db", db_url, "--port", str(port)]
+    """`jobtrail serve --workers N` on a loopback port."""
     with tempfile.TemporaryDirectory() as tmp:
-        log = Path(tmp) / "server.log"
-        with log.open("ab") as out:
-            proc = subprocess.Popen(
-                [*cmd, "--workers", str(workers)], env=env, stdout=out, stderr=subprocess.STDOUT
-            )
-        server = Server(f"http://127.0.0.1:{port}", db_url, proc, log)
+        server = start_server(db_url, Path(tmp) / "server.log", args=["--workers", str(workers)])
         try:
-            _wait_ready(server)
             yield server
         finally:
             server.stop()
-
-
-def _wait_ready(server: Server) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{server.url}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise RuntimeError(f"server did not become ready: {server.log.read_text()}")
 
 
 def server_rss_mib(server: Server) -> float:
@@ -118,14 +97,7 @@ def server_rss_mib(server: Server) -> float:
     return sum(rss_kib(p) for p in pids) / 1024
 
 
-RAW_WINDOW_SQL = """
-SELECT r.run_id, r.job_id, r.job_name, r.environment, r.run_key, r.state, r.state_ts,
-       r.first_event_ts, r.first_running_ts, r.last_ts
-FROM runs r WHERE r.org_id = :org AND r.run_id IN (
-  SELECT run_id FROM (
-    SELECT run_id FROM events WHERE org_id = :org AND ts >= :start AND ts < :end
-    ORDER BY ts DESC, event_id DESC LIMIT 10000) kept)
-"""
+RAW_WINDOW_SQL = RAW_SQL  # the listing benchmark's statement: the same rows as the API
 
 
 def window_figures(server: Server, engine: Engine, org: Org, rounds: int) -> str:

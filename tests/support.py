@@ -224,26 +224,3 @@ def simple_run(
         ),
         event("run", t + 7 * s, run_key, state="FAILED" if fail else "SUCCEEDED", **kw),
     ]
-
-
-def start_server_processes(db_url: str, log: Path, workers: int, **env: str) -> Server:
-    """`jobtrail serve --workers N`: several server processes behind one port."""
-    port = free_port()
-    environ = {**os.environ, "JOBTRAIL_SECRET": SECRET, "JOBTRAIL_KEY_CACHE_SECONDS": "0.5", **env}
-    cmd = [sys.executable, "-m", "jobtrail.cli", "serve", "--db", db_url, "--port", str(port)]
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            [*cmd, "--workers", str(workers)], env=environ, stdout=out, stderr=subprocess.STDOUT
-        )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(600):
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited: {log.read_text()}")
-        try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                return Server(url, db_url, proc, log)
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError(f"server did not become ready: {log.read_text()}")

@@ -12,14 +12,14 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from jobtrail.store.schema import events, log_chunks
-from tests.support import Api, Server, ago, make_org, simple_run, start_server_processes
+from tests.support import Api, Server, ago, make_org, simple_run, start_server
 
 
 @pytest.fixture
 def two_workers(db_url: str, engine: Engine, tmp_path: Path) -> Iterator[Server]:
     if not db_url.startswith("postgresql"):
         pytest.skip("several server processes share a database on PostgreSQL")
-    server = start_server_processes(db_url, tmp_path / "server.log", workers=2)
+    server = start_server(db_url, tmp_path / "server.log", args=["--workers", "2"])
     yield server
     server.stop()
 

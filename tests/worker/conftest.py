@@ -9,13 +9,12 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine
 
 from jobtrail.settings import normalise_db_url
 from jobtrail.store import migrate
 from jobtrail.store.dialect import make_engine
-from tests.conftest import _create_pg_database
+from tests.conftest import fresh_database
 from tests.support import SECRET, Server, iso, start_server
 
 
@@ -23,14 +22,8 @@ from tests.support import SECRET, Server, iso, start_server
 def alert_db(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('alerts') / 'jobtrail.db'}"
-        return
-    url, admin = _create_pg_database()
-    yield url
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
-    admin.dispose()
+    with fresh_database(request.param, tmp_path_factory) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
