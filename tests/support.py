@@ -1,5 +1,6 @@
 """Test helpers: a real server process, an HTTP client with a token, event builders."""
 
+import asyncio
 import itertools
 import os
 import socket
@@ -7,11 +8,12 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from sqlalchemy import Engine
@@ -22,7 +24,15 @@ from jobtrail.wire.events import build_event, stamp
 from jobtrail.wire.paths import BASE
 
 __all__ = ["BASE"]
+T = TypeVar("T")
 SECRET = "test-secret-" + "x" * 40
+
+
+def run_on_own_loop(coroutine: Coroutine[Any, Any, T]) -> T:
+    """`asyncio.run` on a thread of its own: in the full suite Playwright's sync API holds the
+    main thread's event loop (the browser fixture is session-scoped)."""
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, coroutine).result()
 
 
 def free_port() -> int:

@@ -1,9 +1,7 @@
 """`AsyncJobsClient` is the same core driven by asyncio: the same answers as `JobsClient`."""
 
-import asyncio
-
 from jobtrail.client.aio import AsyncJobsClient
-from tests.support import Api, Server, ago, simple_run
+from tests.support import Api, Server, ago, run_on_own_loop, simple_run
 
 
 def test_async_client_lists_reads_and_ingests(server: Server, api: Api) -> None:
@@ -28,4 +26,4 @@ def test_async_client_lists_reads_and_ingests(server: Server, api: Api) -> None:
             again = await writer.ingest(simple_run(ago(hours=1), "async", fail=True))
             assert again["accepted"] + again["duplicates"] == 9
 
-    asyncio.run(main())
+    run_on_own_loop(main())

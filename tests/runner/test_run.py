@@ -1,10 +1,8 @@
 """`jobtrail run`: DAG order and parallelism, streams, timeouts, retries, cancellation."""
 
-import asyncio
 import os
 import signal
 import time
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,7 +14,7 @@ from jobtrail.runner.events import EventFactory
 from jobtrail.runner.executor import RunExecutor, RunOptions
 from jobtrail.runner.spec import parse_spec
 from tests.runner.conftest import StartJob, jobtrail, steps_by_name
-from tests.support import Api, Org, Server, ingest_env
+from tests.support import Api, Org, Server, ingest_env, run_on_own_loop
 
 
 def _history(api: Api, run_id: str, step: str) -> list[tuple[str, int | None]]:
@@ -221,8 +219,7 @@ def test_a_dbt_step_without_dbt_installed_says_so(
     emitted: list[dict[str, Any]] = []
     options = RunOptions(parallel=1, workdir=tmp_path, tmp_dir=tmp_path)
     executor = RunExecutor(spec, EventFactory("j", "e", "k"), emitted.append, options)
-    with ThreadPoolExecutor(1) as thread:  # a loop of its own: Playwright may hold this thread's
-        assert thread.submit(asyncio.run, executor.run()).result() == "FAILED"
+    assert run_on_own_loop(executor.run()) == "FAILED"
     (failed,) = [e for e in emitted if e["kind"] == "step" and e["state"] == "FAILED"]
     assert failed["message"] == "could not start: dbt is not installed (jobtrail[dbt])"
     assert [e["data"] for e in emitted if e["kind"] == "log"] == [failed["message"] + "\n"]
