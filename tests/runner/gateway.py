@@ -52,7 +52,7 @@ class Gateway:
                 self.end_headers()
                 self.wfile.write(resp.content)
 
-            do_GET = do_POST = _relay
+            do_GET = do_POST = do_PUT = _relay
 
             def log_message(self, *args: object) -> None:
                 pass

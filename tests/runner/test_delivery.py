@@ -47,6 +47,8 @@ def test_backoff_and_token_reminting_lose_and_double_nothing(
     assert set(answered[4:]) == {200}
     mints = [p for m, p, s in gateway.seen if m == "GET" and "/credentials/" in p]
     assert len(mints) == 2  # the first token, and a new one after the 401
+    # The definition report went through too, on the run's token (it mints none of its own).
+    assert [s for m, p, s in gateway.seen if m == "PUT" and p.endswith("/definitions")] == [200]
     emitted_ids, emitted_chunks = emitted_ids_and_chunks(job)
     stored_ids, stored_chunks = stored_ids_and_chunks(engine, org.id, job.run_id)
     assert stored_ids == emitted_ids

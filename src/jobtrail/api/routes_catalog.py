@@ -15,16 +15,16 @@ from jobtrail.domain.catalog import next_run, parse_definitions
 from jobtrail.domain.timefmt import format_ts, to_micros
 from jobtrail.store import catalog
 from jobtrail.store.accounts import now_micros
+from jobtrail.wire import paths
 
 router = APIRouter(tags=["Catalog"])
 Ctx = Annotated[AppContext, Depends(get_context)]
-PATH = "/organizations/{organizationId}/jobs/v1/definitions"
 # Documented for OpenAPI; the handler parses the body itself to name every bad field.
 _DEFINITION_SCHEMA = DefinitionIn.model_json_schema()
 
 
 @router.put(
-    PATH,
+    paths.DEFINITIONS,
     response_model=DefinitionsStored,
     responses=ERROR_RESPONSES,
     openapi_extra={
@@ -60,7 +60,7 @@ async def put_definitions(
 
 
 @router.get(
-    PATH,
+    paths.DEFINITIONS,
     response_model=list[DefinitionOut],
     responses=ERROR_RESPONSES,
     summary="List the jobs catalog",

@@ -48,3 +48,11 @@ def sink(server: str | None, db: str | None, org: str | None) -> Sink:
         settings = load_settings(db)
         return StoreSink(open_store(db), org, settings.log_stream_cap)
     raise fail("say where to report: --server URL or --db URL.", 2)
+
+
+def companion(destination: Sink, server: str | None, db: str | None, org: str | None) -> Sink:
+    """A second sink for another thread of the same run (the definition report): over HTTP it
+    shares the run's token, so a run mints one token, not one per thread."""
+    if isinstance(destination, HttpSink):
+        return destination.sibling()
+    return sink(server, db, org)

@@ -18,6 +18,7 @@ from jobtrail.cli.reporting import (
     OrgOption,
     ServerOption,
     SpoolOption,
+    companion,
     http_sink,
     sink,
 )
@@ -140,7 +141,9 @@ def run(
         tmp = Path(tempfile.mkdtemp(prefix=f"jobtrail-{_safe(spec.job)}-", dir=tmp_root))
     except OSError as exc:
         raise fail(f"cannot create {exc.filename}: {exc.strerror or exc}", 2) from None
-    reported = report_in_background(lambda: sink(server, db, org), [definition_payload(spec)])
+    reported = report_in_background(
+        lambda: companion(destination, server, db, org), [definition_payload(spec)]
+    )
     if server and org:
         run_id = identity.run_id(org, identity.job_id(org, spec.environment, spec.job), key)
         typer.echo(f"run {key}: {console_run_url(server, run_id)}", err=True)

@@ -1,12 +1,14 @@
 """Where a runner's events go: the sink protocol, and a jobtrail server over HTTP (the store
 sink, which loads the whole store stack, is in `store_sink`)."""
 
+import threading
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import httpcore
 import orjson
 
-from jobtrail.client.core import Token, token_request, utc_now
+from jobtrail.client.core import Request, Token, token_request, utc_now
 from jobtrail.wire import paths
 
 
@@ -37,6 +39,32 @@ class Sink(Protocol):
     def close(self) -> None: ...
 
 
+class Credentials:
+    """An API key and the token minted from it, shared by the sinks of one run or agent (the
+    event deliveries and the definition report run on threads of their own): one token per
+    run, minted under a lock so two threads starting together do not both mint one."""
+
+    def __init__(self, org_id: str, key_id: str | None, key: str) -> None:
+        self.org = org_id
+        self._key_id = key_id
+        self._key = key
+        self._token: Token | None = None
+        self._lock = threading.Lock()
+
+    def token(self, mint: Callable[[Request], Token]) -> Token:
+        """The current token, minted (through the caller's connection) when none is fresh."""
+        with self._lock:
+            if self._token is None or not self._token.fresh(utc_now()):
+                self._token = mint(token_request(self.org, self._key_id, self._key))
+            return self._token
+
+    def refused(self, token: Token) -> None:
+        """The server answered 401 to `token`: drop it, unless another thread already has."""
+        with self._lock:
+            if self._token is token:
+                self._token = None
+
+
 class HttpSink:
     """A jobtrail server's ingestion endpoint, with a token minted from an API key (re-minted
     before expiry and once on 401; the token handling is the client core's).
@@ -45,17 +73,26 @@ class HttpSink:
     started for every scheduled run, and importing httpx (which loads its own command line,
     with click and rich) was a third of a run's start-up. TLS is set up only for https."""
 
-    def __init__(self, base_url: str, org_id: str, key_id: str | None, key: str) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        org_id: str,
+        key_id: str | None,
+        key: str,
+        credentials: Credentials | None = None,
+    ) -> None:
         self._base = base_url.rstrip("/")
         self._http = httpcore.ConnectionPool(max_connections=1)
-        self._org = org_id
-        self._key_id = key_id
-        self._key = key
-        self._token: Token | None = None
+        self._credentials = credentials or Credentials(org_id, key_id, key)
         self._events = paths.fill(paths.EVENTS, organizationId=org_id)
+        self._definitions = paths.fill(paths.DEFINITIONS, organizationId=org_id)
 
-    def _mint(self) -> Token:
-        request = token_request(self._org, self._key_id, self._key)
+    def sibling(self) -> "HttpSink":
+        """A sink of its own connection for another thread, sharing this one's token."""
+        creds = self._credentials
+        return HttpSink(self._base, creds.org, None, "", credentials=creds)
+
+    def _mint(self, request: Request) -> Token:
         status, body = self._request(request.method, request.path, request.headers)
         if status != 200:
             raise KeyRefused(f"the server refused the API key: {_text(body)[:200]}")
@@ -78,32 +115,29 @@ class HttpSink:
             raise RetryLater(f"the server answered {resp.status}")
         return resp.status, resp.content
 
-    def deliver(self, events: list[dict[str, Any]]) -> None:
-        body = orjson.dumps({"events": events})
+    def _authorised(self, method: str, path: str, body: bytes) -> tuple[int, bytes]:
+        """Send with the shared token; on a 401, drop it and try once more with a new one."""
         for attempt in range(2):
-            if self._token is None or not self._token.fresh(utc_now()):
-                self._token = self._mint()
-            headers = {
-                "Authorization": f"Bearer {self._token.value}",
-                "Content-Type": "application/json",
-            }
-            status, answer = self._request("POST", self._events, headers, body)
+            token = self._credentials.token(self._mint)
+            headers = {"Authorization": f"Bearer {token.value}", "Content-Type": "application/json"}
+            status, answer = self._request(method, path, headers, body)
             if status == 401 and attempt == 0:
-                self._token = None
+                self._credentials.refused(token)
                 continue
-            if status == 403:
-                raise KeyRefused(f"{WRONG_ROLE}: {_text(answer)[:200]}")
-            if status != 200:
-                raise BatchRefused(f"the server rejected events: {status} {_text(answer)[:500]}")
-            return
+            break
+        return status, answer
+
+    def deliver(self, events: list[dict[str, Any]]) -> None:
+        status, answer = self._authorised("POST", self._events, orjson.dumps({"events": events}))
+        if status == 403:
+            raise KeyRefused(f"{WRONG_ROLE}: {_text(answer)[:200]}")
+        if status != 200:
+            raise BatchRefused(f"the server rejected events: {status} {_text(answer)[:500]}")
 
     def define(self, definitions: list[dict[str, Any]]) -> None:
         """Put job definitions into the server's catalog (SPEC §7)."""
-        if self._token is None:
-            self._token = self._mint()
-        headers = {"Authorization": f"Bearer {self._token}", "Content-Type": "application/json"}
         body = orjson.dumps({"definitions": definitions})
-        status, answer = self._request("PUT", "/jobs/v1/definitions", headers, body)
+        status, answer = self._authorised("PUT", self._definitions, body)
         if status != 200:
             raise BatchRefused(f"the server refused the definition: {status} {_text(answer)[:500]}")
 

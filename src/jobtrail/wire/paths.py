@@ -17,6 +17,7 @@ STEPS = f"{RUN}/steps"
 STEP = f"{STEPS}/{{stepName}}"
 LOGS = f"{STEP}/logs/{{stream}}"
 EVENTS = f"{ORG}/jobs/v1/events"
+DEFINITIONS = f"{ORG}/jobs/v1/definitions"
 
 
 def fill(template: str, **params: str) -> str:
