@@ -9,9 +9,9 @@ from typing import Any
 from pydantic import TypeAdapter
 from sqlalchemy import Engine, select
 
-from jobtrail.api.schemas import JobHealth, JobInsight
 from jobtrail.domain.timefmt import format_duration, format_ts
 from jobtrail.store.schema import events, runs
+from jobtrail.wire.shapes import JobHealth, JobInsight
 from tests.support import Api, Org, ago, event
 
 
@@ -142,7 +142,7 @@ def test_one_job_has_days_steps_and_last_runs(
     resp = reader.get(f"/insights/v1/jobs/{orders['jobId']}", params={"limit": 10})
     assert resp.status_code == 200, resp.text
     body = resp.json()
-    JobInsight.model_validate(body)
+    TypeAdapter(JobInsight).validate_python(body)
     want = _expected(engine, org, 0)[orders["jobId"]]
     assert {k: v for k, v in body.items() if k in orders} == orders
     assert sum(d["runs"] for d in body["days"]) == 24

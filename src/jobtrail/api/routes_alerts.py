@@ -9,9 +9,10 @@ from fastapi.responses import Response
 
 from jobtrail.api.auth import OrgId, Reader
 from jobtrail.api.context import AppContext, get_context
-from jobtrail.api.schemas import ERROR_RESPONSES, AlertOut
+from jobtrail.api.schemas import ERROR_RESPONSES
 from jobtrail.domain.timefmt import format_ts
 from jobtrail.store import alerts
+from jobtrail.wire.shapes import AlertOut
 
 router = APIRouter(tags=["Alerts"])
 Ctx = Annotated[AppContext, Depends(get_context)]

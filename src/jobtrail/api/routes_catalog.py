@@ -7,20 +7,22 @@ import orjson
 from fastapi import APIRouter, Body, Depends
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
+from pydantic import TypeAdapter
 
 from jobtrail.api.auth import Ingester, OrgId, Reader
 from jobtrail.api.context import AppContext, get_context
-from jobtrail.api.schemas import ERROR_RESPONSES, DefinitionIn, DefinitionOut, DefinitionsStored
+from jobtrail.api.schemas import ERROR_RESPONSES
 from jobtrail.domain.catalog import next_run, parse_definitions
 from jobtrail.domain.timefmt import format_ts, to_micros
 from jobtrail.store import catalog
 from jobtrail.store.accounts import now_micros
 from jobtrail.wire import paths
+from jobtrail.wire.shapes import DefinitionIn, DefinitionOut, DefinitionsStored
 
 router = APIRouter(tags=["Catalog"])
 Ctx = Annotated[AppContext, Depends(get_context)]
 # Documented for OpenAPI; the handler parses the body itself to name every bad field.
-_DEFINITION_SCHEMA = DefinitionIn.model_json_schema()
+_DEFINITION_SCHEMA = TypeAdapter(DefinitionIn).json_schema()
 
 
 @router.put(

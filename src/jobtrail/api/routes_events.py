@@ -12,7 +12,7 @@ from sqlalchemy import Connection
 
 from jobtrail.api.auth import Ingester, OrgId
 from jobtrail.api.context import AppContext, get_context
-from jobtrail.api.schemas import ERROR_RESPONSES, ErrorBody, IngestResponse
+from jobtrail.api.schemas import ERROR_RESPONSES
 from jobtrail.domain.batches import parse_batch
 from jobtrail.domain.errors import (
     BadRequest,
@@ -24,6 +24,7 @@ from jobtrail.domain.events import MAX_BATCH_BYTES, Event
 from jobtrail.store.accounts import now_micros
 from jobtrail.store.ingest import IngestResult, prepare, write_prepared
 from jobtrail.wire import paths
+from jobtrail.wire.shapes import ErrorBody, IngestResponse
 
 router = APIRouter(tags=["Ingestion"])
 _INLINE_FOLD = 64

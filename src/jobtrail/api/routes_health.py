@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from jobtrail.api.context import AppContext, get_context
 from jobtrail.api.errors import STORE_UNAVAILABLE, error_response
-from jobtrail.api.schemas import ErrorBody
+from jobtrail.wire.shapes import ErrorBody
 
 router = APIRouter(tags=["Health"])
 

@@ -10,13 +10,14 @@ from fastapi.responses import Response
 from jobtrail.api.auth import OrgId, Reader
 from jobtrail.api.context import AppContext
 from jobtrail.api.routes_runs import Ctx, json_response
-from jobtrail.api.schemas import ERROR_RESPONSES, JobHealth, JobInsight
+from jobtrail.api.schemas import ERROR_RESPONSES
 from jobtrail.api.serialise import run_list
 from jobtrail.domain.errors import NotFound
 from jobtrail.domain.timefmt import format_duration, format_ts
 from jobtrail.domain.windows import parse_history_window
 from jobtrail.store import insights
 from jobtrail.store.insights import DAY, TOP_STEPS, Scope
+from jobtrail.wire.shapes import JobHealth, JobInsight
 
 router = APIRouter(tags=["Insights"])
 

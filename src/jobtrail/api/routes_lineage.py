@@ -12,12 +12,13 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from jobtrail.api.context import AppContext, get_context
 from jobtrail.api.routes_events import read_body, store_batch
-from jobtrail.api.schemas import ERROR_RESPONSES, ErrorBody, IngestResponse
+from jobtrail.api.schemas import ERROR_RESPONSES
 from jobtrail.domain.errors import BadRequest, Forbidden, Unauthorized
 from jobtrail.domain.openlineage import parse_lineage
 from jobtrail.domain.roles import allows
 from jobtrail.store import accounts
 from jobtrail.store.lineage import write_datasets
+from jobtrail.wire.shapes import ErrorBody, IngestResponse
 
 router = APIRouter(tags=["OpenLineage"])
 lineage_key = HTTPBearer(

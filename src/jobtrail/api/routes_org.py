@@ -13,17 +13,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from jobtrail.api.auth import Admin, Member, OrgId
 from jobtrail.api.context import AppContext
 from jobtrail.api.routes_runs import Ctx
-from jobtrail.api.schemas import (
-    ERROR_RESPONSES,
-    ApiKeyOut,
-    NewApiKeyOut,
-    Organization,
-)
+from jobtrail.api.schemas import ERROR_RESPONSES
 from jobtrail.api.serialise import key_summary
 from jobtrail.domain.errors import BadRequest, NotFound
 from jobtrail.domain.roles import Role, allows
 from jobtrail.settings import positive_duration
 from jobtrail.store import accounts
+from jobtrail.wire.shapes import ApiKeyOut, NewApiKeyOut, Organization
 
 router = APIRouter(tags=["Organization"])
 

@@ -11,7 +11,7 @@ from fastapi.responses import Response
 
 from jobtrail.api.auth import OrgId, Reader
 from jobtrail.api.context import AppContext, get_context
-from jobtrail.api.schemas import ERROR_RESPONSES, RunDetail, RunSummary, StepDetail, StepSummary
+from jobtrail.api.schemas import ERROR_RESPONSES
 from jobtrail.api.serialise import (
     run_list,
     run_summary,
@@ -28,6 +28,7 @@ from jobtrail.domain.windows import parse_window
 from jobtrail.store import lineage, queries
 from jobtrail.store.logs import StreamRef, read_tail_bytes
 from jobtrail.wire import limits, paths
+from jobtrail.wire.shapes import RunDetail, RunSummary, StepDetail, StepSummary
 
 router = APIRouter(tags=["Jobs"])
 

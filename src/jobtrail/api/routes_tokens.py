@@ -11,12 +11,13 @@ from fastapi.responses import Response
 from jobtrail.api import tokens
 from jobtrail.api.auth import OrgId, key_header, key_id_header
 from jobtrail.api.context import AppContext, get_context
-from jobtrail.api.schemas import ERROR_RESPONSES, TokenResponse
+from jobtrail.api.schemas import ERROR_RESPONSES
 from jobtrail.domain import identity
 from jobtrail.domain.errors import NotFound, Unauthorized
 from jobtrail.domain.timefmt import format_ts
 from jobtrail.store import accounts
 from jobtrail.wire import paths
+from jobtrail.wire.shapes import TokenResponse
 
 router = APIRouter(tags=["Credentials"])
 

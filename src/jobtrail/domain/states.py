@@ -1,26 +1,10 @@
 """Run and step states, and the precedence that breaks timestamp ties."""
 
-from enum import StrEnum
+from jobtrail.wire.shapes import TERMINAL_STATES
+from jobtrail.wire.shapes import RunState as RunState
+from jobtrail.wire.shapes import StepState as StepState
 
-
-class RunState(StrEnum):
-    PENDING = "PENDING"
-    RUNNING = "RUNNING"
-    SUCCEEDED = "SUCCEEDED"
-    FAILED = "FAILED"
-    CANCELLED = "CANCELLED"
-
-
-class StepState(StrEnum):
-    PENDING = "PENDING"
-    RUNNING = "RUNNING"
-    SUCCEEDED = "SUCCEEDED"
-    FAILED = "FAILED"
-    SKIPPED = "SKIPPED"
-    CANCELLED = "CANCELLED"
-
-
-TERMINAL: frozenset[str] = frozenset({"SUCCEEDED", "FAILED", "CANCELLED", "SKIPPED"})
+TERMINAL: frozenset[str] = TERMINAL_STATES
 
 # On equal timestamps the higher rank wins: a terminal state beats RUNNING, which beats PENDING;
 # among terminal states FAILED beats CANCELLED beats SUCCEEDED/SKIPPED (SPEC §3.4).
