@@ -129,23 +129,31 @@ class Api:
         assert resp.status_code == 200, resp.text
         self.token = resp.json()["accessToken"]
 
+    def at(self, template: str, **params: str) -> str:
+        """A wire route of this organization, filled in and URL-encoded."""
+        return paths.fill(template, organizationId=self.org.id, **params)
+
     def get(self, path: str, **kw: Any) -> httpx.Response:
-        return self.http.get(self.prefix + path, headers=self._auth(kw), **kw)
+        """`path` from `at`, or (older tests) spelled from below the organization."""
+        return self.http.get(self._full(path), headers=self._auth(kw), **kw)
 
     def post(self, path: str, **kw: Any) -> httpx.Response:
-        return self.http.post(self.prefix + path, headers=self._auth(kw), **kw)
+        return self.http.post(self._full(path), headers=self._auth(kw), **kw)
+
+    def _full(self, path: str) -> str:
+        return path if path.startswith(paths.BASE) else self.prefix + path
 
     def _auth(self, kw: dict[str, Any]) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}", **kw.pop("headers", {})}
 
     def ingest(self, events: list[dict[str, Any]]) -> dict[str, int]:
-        resp = self.post("/jobs/v1/events", json={"events": events})
+        resp = self.post(self.at(paths.EVENTS), json={"events": events})
         assert resp.status_code == 200, resp.text
         body: dict[str, int] = resp.json()
         return body
 
     def runs(self, from_: str = "PT-96H", to: str = "PT0S", **params: str) -> httpx.Response:
-        return self.get("/jobs/v1/runs", params={"from": from_, "to": to, **params})
+        return self.get(self.at(paths.RUNS), params={"from": from_, "to": to, **params})
 
     def close(self) -> None:
         self.http.close()

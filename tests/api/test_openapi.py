@@ -7,14 +7,13 @@ from typing import Any
 import httpx
 import pytest
 
+from jobtrail.wire import paths
 from tests.support import BASE, Api, Server, ago, event
-
-ORG = f"{BASE}/organizations/{{organizationId}}"
 
 
 @pytest.fixture(scope="module")
 def doc(server: Server) -> dict[str, Any]:
-    body: dict[str, Any] = httpx.get(f"{server.url}{BASE}/openapi.json").json()
+    body: dict[str, Any] = httpx.get(server.url + paths.OPENAPI).json()
     return body
 
 
@@ -38,7 +37,7 @@ def test_422_appears_nowhere(doc: dict[str, Any]) -> None:
 
 
 def test_window_parameters_are_required(doc: dict[str, Any]) -> None:
-    params = {p["name"]: p for p in doc["paths"][f"{ORG}/jobs/v1/runs"]["get"]["parameters"]}
+    params = {p["name"]: p for p in doc["paths"][BASE + paths.RUNS]["get"]["parameters"]}
     assert params["from"]["required"] is True
     assert params["to"]["required"] is True
     assert not params["jobName"].get("required", False)
@@ -52,32 +51,32 @@ def test_event_timestamp_has_the_pattern_the_server_checks(doc: dict[str, Any], 
     for text in ["2026-11-29T10:00:00", "2026-11-29 10:00:00Z", "yesterday"]:
         assert not pattern.match(text), text
         bad = {**event("run", ago(minutes=1), "pattern", state="RUNNING"), "timestamp": text}
-        resp = api.post("/jobs/v1/events", json={"events": [bad]})
+        resp = api.post(api.at(paths.EVENTS), json={"events": [bad]})
         assert resp.status_code == 400, text
 
 
 def test_follow_is_documented_to_exclude_limit(doc: dict[str, Any]) -> None:
-    op = doc["paths"][f"{ORG}/jobs/v1/runs/{{runId}}/steps/{{stepName}}/logs/{{stream}}"]["get"]
+    op = doc["paths"][BASE + paths.LOGS]["get"]
     follow = next(p for p in op["parameters"] if p["name"] == "follow")
     assert "`limit`" in follow["description"]
     assert "`follow` excludes `limit`" in op["description"]
 
 
 def test_v3_token_needs_both_headers_in_one_requirement(doc: dict[str, Any]) -> None:
-    v3 = doc["paths"][f"{ORG}/credentials/v3/token"]["get"]
+    v3 = doc["paths"][BASE + paths.TOKEN_V3]["get"]
     assert v3["security"] == [{"ApiKeyId": [], "ApiKey": []}]
     for _path, _method, op in _operations(doc):
         assert len(op.get("security", [])) <= 1  # never alternatives the server does not take
 
 
 def test_readyz_documents_503(doc: dict[str, Any]) -> None:
-    responses = doc["paths"]["/readyz"]["get"]["responses"]
+    responses = doc["paths"][paths.READYZ]["get"]["responses"]
     assert responses["503"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/ErrorBody"
     }
 
 
 def test_ingestion_documents_its_error_statuses(doc: dict[str, Any]) -> None:
-    responses = doc["paths"][f"{ORG}/jobs/v1/events"]["post"]["responses"]
+    responses = doc["paths"][BASE + paths.EVENTS]["post"]["responses"]
     assert {"400", "401", "403", "404", "409", "413", "415"} <= set(responses)
     assert "charset" in responses["415"]["description"]

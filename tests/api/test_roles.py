@@ -9,12 +9,10 @@ import pytest
 from sqlalchemy import Engine
 
 from jobtrail.store import accounts
+from jobtrail.wire import paths
 from tests.conftest import MakeApi
 from tests.support import BASE, Api, Org, Server, ago, simple_run
 
-ORG = f"{BASE}/organizations/{{organizationId}}"
-RUN = f"{ORG}/jobs/v1/runs/{{runId}}"
-KEYS = f"{ORG}/keys/v1/keys"
 READERS = ("read", "admin")
 WRITERS = ("ingest", "admin")
 ADMINS = ("admin",)
@@ -25,40 +23,40 @@ STATIC_WRITERS = "static ingest or admin key"  # OpenLineage: `<keyId>.<secret>`
 
 # (method, path) → who may: the roles admitted with a bearer token, PUBLIC, or a key kind.
 MATRIX: dict[tuple[str, str], tuple[str, ...] | str] = {
-    ("GET", f"{ORG}/credentials/v3/token"): V3_KEY,
-    ("GET", f"{ORG}/credentials/v2/token"): V2_KEY,
-    ("GET", f"{ORG}/jobs/v1/runs"): READERS,
-    ("GET", RUN): READERS,
-    ("GET", f"{RUN}/steps"): READERS,
-    ("GET", f"{RUN}/steps/{{stepName}}"): READERS,
-    ("GET", f"{RUN}/steps/{{stepName}}/logs/{{stream}}"): READERS,
-    ("POST", f"{ORG}/jobs/v1/events"): WRITERS,
-    ("GET", f"{ORG}/insights/v1/jobs"): READERS,
-    ("GET", f"{ORG}/insights/v1/jobs/{{jobId}}"): READERS,
-    ("GET", ORG): EVERYONE,
-    ("GET", KEYS): ADMINS,
-    ("POST", KEYS): ADMINS,
-    ("DELETE", f"{KEYS}/{{keyId}}"): ADMINS,
-    ("PUT", f"{ORG}/jobs/v1/definitions"): WRITERS,
-    ("GET", f"{ORG}/jobs/v1/definitions"): READERS,
-    ("GET", f"{ORG}/alerts/v1/alerts"): READERS,
-    ("POST", "/api/v1/lineage"): STATIC_WRITERS,
-    ("GET", "/healthz"): PUBLIC,
-    ("GET", "/readyz"): PUBLIC,
+    ("GET", BASE + paths.TOKEN_V3): V3_KEY,
+    ("GET", BASE + paths.TOKEN_V2): V2_KEY,
+    ("GET", BASE + paths.RUNS): READERS,
+    ("GET", BASE + paths.RUN): READERS,
+    ("GET", BASE + paths.STEPS): READERS,
+    ("GET", BASE + paths.STEP): READERS,
+    ("GET", BASE + paths.LOGS): READERS,
+    ("POST", BASE + paths.EVENTS): WRITERS,
+    ("GET", BASE + paths.INSIGHT_JOBS): READERS,
+    ("GET", BASE + paths.INSIGHT_JOB): READERS,
+    ("GET", BASE + paths.ORG): EVERYONE,
+    ("GET", BASE + paths.KEYS): ADMINS,
+    ("POST", BASE + paths.KEYS): ADMINS,
+    ("DELETE", BASE + paths.KEY): ADMINS,
+    ("PUT", BASE + paths.DEFINITIONS): WRITERS,
+    ("GET", BASE + paths.DEFINITIONS): READERS,
+    ("GET", BASE + paths.ALERTS): READERS,
+    ("POST", paths.LINEAGE): STATIC_WRITERS,
+    ("GET", paths.HEALTHZ): PUBLIC,
+    ("GET", paths.READYZ): PUBLIC,
 }
 SUCCESS = {"GET": 200, "POST": 200, "PUT": 200, "DELETE": 204}
-CREATED = {("POST", KEYS): 201}
+CREATED = {("POST", BASE + paths.KEYS): 201}
 BODIES: dict[str, Any] = {
-    f"{ORG}/jobs/v1/events": {"events": []},
-    KEYS: {"role": "read"},
-    f"{ORG}/jobs/v1/definitions": {"definitions": [{"jobName": "matrix", "environment": "prod"}]},
+    BASE + paths.EVENTS: {"events": []},
+    BASE + paths.KEYS: {"role": "read"},
+    BASE + paths.DEFINITIONS: {"definitions": [{"jobName": "matrix", "environment": "prod"}]},
 }
-QUERIES = {f"{ORG}/jobs/v1/runs": {"from": "PT-1H", "to": "PT0S"}}
+QUERIES = {BASE + paths.RUNS: {"from": "PT-1H", "to": "PT0S"}}
 COLUMNS = ("no token", *EVERYONE)
 
 
 def _operations(server: Server) -> dict[tuple[str, str], dict[str, Any]]:
-    doc = httpx.get(f"{server.url}{BASE}/openapi.json").json()
+    doc = httpx.get(server.url + paths.OPENAPI).json()
     return {
         (method.upper(), path): op
         for path, ops in doc["paths"].items()
@@ -140,7 +138,8 @@ def _exchange(server: Server, org: Org, kind: str, key: accounts.NewKey) -> http
     headers = {"X-API-Key": key.secret}
     if kind == "v3":
         headers["X-API-Key-ID"] = key.key.key_id
-    url = f"{server.url}{BASE}/organizations/{org.id}/credentials/{kind}/token"
+    template = paths.TOKEN_V3 if kind == "v3" else paths.TOKEN_V2
+    url = server.url + paths.fill(template, organizationId=org.id)
     return httpx.get(url, headers=headers)
 
 
@@ -187,9 +186,9 @@ def test_openlineage_takes_a_static_key_of_a_writing_role(server: Server, org: O
         if column != "no token":
             new = org.keys[column]
             headers["Authorization"] = f"Bearer {new.openlineage_credential}"
-        resp = httpx.post(f"{server.url}/api/v1/lineage", json=event, headers=headers)
+        resp = httpx.post(server.url + paths.LINEAGE, json=event, headers=headers)
         got[column] = resp.status_code
         if resp.status_code == 403:
             assert f"role `{column}` may not" in resp.json()["message"]
     assert got == {"no token": 401, "read": 403, "ingest": 200, "admin": 200}
-    assert MATRIX[("POST", "/api/v1/lineage")] == STATIC_WRITERS
+    assert MATRIX[("POST", paths.LINEAGE)] == STATIC_WRITERS

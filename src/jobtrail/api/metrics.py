@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from jobtrail.domain.timefmt import MICROS
 from jobtrail.store import accounts, insights
 from jobtrail.store.ingest import IngestResult
+from jobtrail.wire import paths
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 RUN_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14400, 43200, 86400)
@@ -166,7 +167,7 @@ class LatencyMiddleware:
 def install_metrics(app: FastAPI, metrics: Metrics, store: StoreCollector) -> None:
     app.add_middleware(LatencyMiddleware, metrics=metrics)
 
-    @app.get("/metrics", include_in_schema=False)
+    @app.get(paths.METRICS, include_in_schema=False)
     async def metrics_endpoint(_request: Request) -> Response:
         body = await run_in_threadpool(scrape, metrics, store)
         return Response(body, media_type=CONTENT_TYPE)

@@ -12,6 +12,7 @@ from jobtrail.api.context import AppContext, get_context
 from jobtrail.api.schemas import ERROR_RESPONSES
 from jobtrail.domain.timefmt import format_ts
 from jobtrail.store import alerts
+from jobtrail.wire import paths
 from jobtrail.wire.shapes import AlertOut
 
 router = APIRouter(tags=["Alerts"])
@@ -19,7 +20,7 @@ Ctx = Annotated[AppContext, Depends(get_context)]
 
 
 @router.get(
-    "/organizations/{organizationId}/alerts/v1/alerts",
+    paths.ALERTS,
     response_model=list[AlertOut],
     responses=ERROR_RESPONSES,
     summary="Open and recent alerts, with their deliveries",

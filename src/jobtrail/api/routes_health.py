@@ -9,12 +9,13 @@ from sqlalchemy import text
 
 from jobtrail.api.context import AppContext, get_context
 from jobtrail.api.errors import STORE_UNAVAILABLE, error_response
+from jobtrail.wire import paths
 from jobtrail.wire.shapes import ErrorBody
 
 router = APIRouter(tags=["Health"])
 
 
-@router.get("/healthz", summary="The process is up")
+@router.get(paths.HEALTHZ, summary="The process is up")
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
@@ -29,7 +30,7 @@ def _store_reachable(ctx: AppContext) -> bool:
 
 
 @router.get(
-    "/readyz",
+    paths.READYZ,
     summary="The store is reachable",
     description="200 while the store answers; 503 (with `Retry-After`) while it does not, and "
     "200 again as soon as it is back, without a restart.",

@@ -17,6 +17,7 @@ from jobtrail.domain.timefmt import format_duration, format_ts
 from jobtrail.domain.windows import parse_history_window
 from jobtrail.store import insights
 from jobtrail.store.insights import DAY, TOP_STEPS, Scope
+from jobtrail.wire import paths
 from jobtrail.wire.shapes import JobHealth, JobInsight
 
 router = APIRouter(tags=["Insights"])
@@ -133,7 +134,7 @@ def _detail(ctx: AppContext, org_id: str, job_id: str, query: dict[str, Any]) ->
 
 
 @router.get(
-    "/organizations/{organizationId}/insights/v1/jobs",
+    paths.INSIGHT_JOBS,
     response_model=list[JobHealth],
     responses=ERROR_RESPONSES,
     summary="Health of every job and environment over a window",
@@ -151,7 +152,7 @@ async def list_job_health(
 
 
 @router.get(
-    "/organizations/{organizationId}/insights/v1/jobs/{jobId}",
+    paths.INSIGHT_JOB,
     response_model=JobInsight,
     responses=ERROR_RESPONSES,
     summary="One job's health: daily buckets, slowest and failing steps, last runs",

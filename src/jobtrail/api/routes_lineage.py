@@ -18,6 +18,7 @@ from jobtrail.domain.openlineage import parse_lineage
 from jobtrail.domain.roles import allows
 from jobtrail.store import accounts
 from jobtrail.store.lineage import write_datasets
+from jobtrail.wire import paths
 from jobtrail.wire.shapes import ErrorBody, IngestResponse
 
 router = APIRouter(tags=["OpenLineage"])
@@ -49,7 +50,7 @@ def lineage_org(
 
 
 @router.post(
-    "/api/v1/lineage",
+    paths.LINEAGE,
     response_model=IngestResponse,
     responses={
         **ERROR_RESPONSES,

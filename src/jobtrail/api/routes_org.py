@@ -19,11 +19,11 @@ from jobtrail.domain.errors import BadRequest, NotFound
 from jobtrail.domain.roles import Role, allows
 from jobtrail.settings import positive_duration
 from jobtrail.store import accounts
+from jobtrail.wire import paths
 from jobtrail.wire.shapes import ApiKeyOut, NewApiKeyOut, Organization
 
 router = APIRouter(tags=["Organization"])
 
-KEYS = "/organizations/{organizationId}/keys/v1/keys"
 KeyId = Annotated[str, Path(alias="keyId", max_length=100, description="From the key listing.")]
 
 
@@ -52,7 +52,7 @@ def _lifetime(text: str) -> timedelta:
 
 
 @router.get(
-    "/organizations/{organizationId}",
+    paths.ORG,
     response_model=Organization,
     responses=ERROR_RESPONSES,
     summary="The organization's id and name",
@@ -65,7 +65,7 @@ async def get_organization(org_id: OrgId, _claims: Member, ctx: Ctx) -> Response
 
 
 @router.get(
-    KEYS,
+    paths.KEYS,
     response_model=list[ApiKeyOut],
     responses=ERROR_RESPONSES,
     summary="The organization's API keys (never their secrets)",
@@ -76,7 +76,7 @@ async def list_keys(org_id: OrgId, _claims: Admin, ctx: Ctx) -> Response:
 
 
 @router.post(
-    KEYS,
+    paths.KEYS,
     status_code=201,
     response_model=NewApiKeyOut,
     responses=ERROR_RESPONSES,
@@ -109,7 +109,7 @@ def _revoke(ctx: AppContext, org_id: str, key_id: str) -> None:
 
 
 @router.delete(
-    KEYS + "/{keyId}",
+    paths.KEY,
     status_code=204,
     response_class=Response,
     responses=ERROR_RESPONSES,

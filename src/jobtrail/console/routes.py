@@ -7,6 +7,8 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
+from jobtrail.wire import paths
+
 STATIC = files("jobtrail.console") / "static"
 
 CSP = (
@@ -24,16 +26,16 @@ HEADERS = {
 router = APIRouter(include_in_schema=False)
 
 
-@router.get("/console")
+@router.get(paths.CONSOLE)
 async def console_page() -> HTMLResponse:
     return HTMLResponse((STATIC / "index.html").read_text(encoding="utf-8"), headers=HEADERS)
 
 
 @router.get("/")
 async def home() -> RedirectResponse:
-    return RedirectResponse("/console")
+    return RedirectResponse(paths.CONSOLE)
 
 
 def install_console(app: FastAPI) -> None:
     app.include_router(router)
-    app.mount("/console/static", StaticFiles(directory=str(STATIC)), name="console-static")
+    app.mount(f"{paths.CONSOLE}/static", StaticFiles(directory=str(STATIC)), name="console-static")
