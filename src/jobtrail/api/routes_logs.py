@@ -1,7 +1,9 @@
 """Full step logs beyond the seed: byte ranges, the last N lines, streamed without loading whole."""
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
@@ -9,6 +11,7 @@ from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
+from jobtrail.api import tokens
 from jobtrail.api.auth import OrgId, Reader
 from jobtrail.api.context import AppContext
 from jobtrail.api.routes_runs import Ctx, RunId, StepName, check_ids
@@ -17,7 +20,7 @@ from jobtrail.domain.errors import BadRequest, NotFound
 from jobtrail.domain.states import is_terminal
 from jobtrail.store import queries
 from jobtrail.store.logs import StreamRef, chunk_sizes, chunks_after, read_range, read_tail_lines
-from jobtrail.wire import paths
+from jobtrail.wire import limits, paths
 
 router = APIRouter(tags=["Logs"])
 
@@ -42,18 +45,23 @@ def _open(
     with ctx.engine.connect() as conn:
         if queries.get_run(conn, ref.org_id, ref.run_id) is None:
             raise NotFound(f"Unknown run {ref.run_id!r}.")
-        if queries.get_step(conn, ref.org_id, ref.run_id, ref.step_name) is None:
+        step = queries.get_step(conn, ref.org_id, ref.run_id, ref.step_name)
+        if step is None:
             raise NotFound(f"Run {ref.run_id!r} has no step {ref.step_name!r}.")
         stat = queries.stream_stats(conn, ref.org_id, ref.run_id, ref.step_name).get(ref.stream)
     headers = {
-        "X-Jobtrail-Log-Bytes": str(stat.kept_bytes if stat else 0),
-        "X-Jobtrail-Dropped-Bytes": str(stat.dropped_bytes if stat else 0),
+        limits.LOG_BYTES_HEADER: str(stat.kept_bytes if stat else 0),
+        limits.DROPPED_BYTES_HEADER: str(stat.dropped_bytes if stat else 0),
+        limits.STEP_ENDED_HEADER: "true" if is_terminal(step.state) else "false",
         "Cache-Control": "no-store",
     }
     sizes = chunk_sizes(ctx.engine, ref)  # one snapshot: the tail follows on without gap or repeat
     last_seq = sizes[-1][0] if sizes else -1
     if tail is not None:
-        return _Opened(iter([read_tail_lines(ctx.engine, ref, tail, sizes)]), headers, last_seq)
+        text = read_tail_lines(ctx.engine, ref, tail, sizes)
+        start = sum(size for _, size in sizes) - len(text)
+        return _Opened(iter([text]), {**headers, limits.LOG_OFFSET_HEADER: str(start)}, last_seq)
+    headers[limits.LOG_OFFSET_HEADER] = str(offset or 0)
     return _Opened(read_range(ctx.engine, ref, offset or 0, limit, sizes), headers, last_seq)
 
 
@@ -63,12 +71,16 @@ def _step_ended(ctx: AppContext, ref: StreamRef) -> bool:
     return step is None or is_terminal(step.state)
 
 
-async def _follow(ctx: AppContext, ref: StreamRef, opened: _Opened) -> AsyncIterator[bytes]:
+async def _follow(
+    ctx: AppContext, ref: StreamRef, opened: _Opened, claims: tokens.Claims
+) -> AsyncIterator[bytes]:
     """The stored part, then new output as it arrives, until the step has ended and all its
-    output is sent (or FOLLOW_LIMIT passes: the client reconnects with `offset`)."""
+    output is sent, or until the token expires or FOLLOW_LIMIT passes (a stream outlives
+    neither its credentials nor an hour): then the client reconnects with `offset`."""
     for piece in await run_in_threadpool(list, opened.body):
         yield piece
-    last, deadline = opened.last_seq, time.monotonic() + FOLLOW_LIMIT
+    lifetime = min(FOLLOW_LIMIT, claims.expires_at - time.time())
+    last, deadline = opened.last_seq, time.monotonic() + lifetime
     with ctx.live.watch(ref.org_id, ref.run_id) as changed:
         while time.monotonic() < deadline:
             changed.clear()  # before the read: a change committed after it wakes the wait
@@ -80,7 +92,8 @@ async def _follow(ctx: AppContext, ref: StreamRef, opened: _Opened) -> AsyncIter
             if ended and not new:
                 return
             if not new:
-                await ctx.live.wait(changed)
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(ctx.live.wait(changed), deadline - time.monotonic())
 
 
 @router.get(
@@ -94,10 +107,12 @@ async def _follow(ctx: AppContext, ref: StreamRef, opened: _Opened) -> AsyncIter
     description=(
         "Streams the stored log. `offset` and `limit` select a byte range; `tail` the last N "
         "lines. With `follow=true` the response stays open (chunked text) and sends new output "
-        "as it arrives, until the step has ended and all of it is sent (at most an hour; then "
-        "reconnect with `offset`); `follow` excludes `limit`. Headers: `X-Jobtrail-Log-Bytes` "
-        "(bytes kept when the request began) and `X-Jobtrail-Dropped-Bytes` (bytes the "
-        "per-stream cap dropped)."
+        "as it arrives, until the step has ended and all of it is sent (at most an hour, and not "
+        "past the token's expiry; then reconnect with `offset` and a fresh token); `follow` "
+        "excludes `limit`. Headers: `X-Jobtrail-Log-Bytes` (bytes kept when the request "
+        "began), `X-Jobtrail-Dropped-Bytes` (bytes the per-stream cap dropped), "
+        "`X-Jobtrail-Log-Offset` (where in the kept stream the body starts: resume at it plus "
+        "the bytes received) and `X-Jobtrail-Step-Ended` (`true` when the step had ended)."
     ),
 )
 async def get_log(
@@ -105,7 +120,7 @@ async def get_log(
     run_id: RunId,
     step_name: StepName,
     stream: Stream,
-    _claims: Reader,
+    claims: Reader,
     ctx: Ctx,
     offset: Annotated[int | None, Query(ge=0, le=2**53)] = None,
     limit: Annotated[int | None, Query(ge=0, le=2**53)] = None,
@@ -122,6 +137,6 @@ async def get_log(
     if follow and limit is not None:
         raise BadRequest("`follow` goes with `offset` or `tail`, not with `limit`.")
     opened = await run_in_threadpool(_open, ctx, ref, offset, limit, tail)
-    body = _follow(ctx, ref, opened) if follow else opened.body
+    body = _follow(ctx, ref, opened, claims) if follow else opened.body
     headers = {**opened.headers, "X-Accel-Buffering": "no"} if follow else opened.headers
     return StreamingResponse(body, headers=headers, media_type="text/plain; charset=utf-8")

@@ -17,10 +17,9 @@ from jobtrail.client.core import (
     RetryPolicy,
     Sleep,
     T,
-    api_error,
     utc_now,
 )
-from jobtrail.client.sync import DEFAULT_TIMEOUT, to_response, unreachable
+from jobtrail.client.sync import DEFAULT_TIMEOUT, _lower, to_response, unreachable
 from jobtrail.client.windows import Moment
 from jobtrail.wire import paths
 from jobtrail.wire.shapes import (
@@ -134,22 +133,36 @@ class AsyncJobsClient:
     async def logs(
         self, run_id: str, step: str, stream: str = "stdout", *, follow: bool = False, **range_: int
     ) -> AsyncIterator[str]:
-        request = await self._run(
-            self.core.log_request(run_id, step, stream, follow=follow, **range_)
-        )
+        """As `JobsClient.logs`."""
+        read = self.core.log(run_id, step, stream, follow, **range_)
         timeout = httpx.Timeout(self._http.timeout.connect, read=None) if follow else None
         kw: dict[str, Any] = {"timeout": timeout} if timeout else {}
-        async with self._http.stream(
-            "GET", request.path, params=request.params, headers=request.headers, **kw
-        ) as resp:
-            if resp.status_code != 200:
-                raise api_error(Response(resp.status_code, {}, await resp.aread()))
-            lines = Lines()
-            async for chunk in resp.aiter_bytes():
-                for line in lines.feed(chunk):
-                    yield line
-            for line in lines.close():
-                yield line
+        lines = Lines()  # held across responses: a line cut between two is joined
+        while True:
+            request = await self._run(read.request())
+            reading = False
+            try:
+                async with self._http.stream(
+                    "GET", request.path, params=request.params, headers=request.headers, **kw
+                ) as resp:
+                    head = Response(resp.status_code, _lower(resp.headers), b"")
+                    if resp.status_code != 200:
+                        head = Response(head.status, head.headers, await resp.aread())
+                    wait = read.opened(head)
+                    reading = wait is None
+                    if reading:
+                        async for chunk in resp.aiter_bytes():
+                            read.received(len(chunk))
+                            for line in lines.feed(chunk):
+                                yield line
+            except httpx.TransportError as exc:
+                wait = read.broke(unreachable(exc), reading)
+            if wait is not None:
+                await self._sleep(wait)
+            elif read.finished():
+                break
+        for line in lines.close():
+            yield line
 
     async def ingest(self, events: list[Event] | list[dict[str, Any]]) -> IngestResponse:
         return await self._run(self.core.ingest(list(events)))

@@ -18,7 +18,12 @@ from jobtrail.client.windows import Listing, Moment, Window, parse_moment, plan
 from jobtrail.wire import paths
 from jobtrail.wire.errors import UNAUTHORIZED
 from jobtrail.wire.events import stamp
-from jobtrail.wire.limits import MAX_BATCH_BYTES, MAX_BATCH_EVENTS
+from jobtrail.wire.limits import (
+    LOG_OFFSET_HEADER,
+    MAX_BATCH_BYTES,
+    MAX_BATCH_EVENTS,
+    STEP_ENDED_HEADER,
+)
 from jobtrail.wire.shapes import IngestResponse, RunSummary, TokenResponse
 
 T = TypeVar("T")
@@ -157,7 +162,7 @@ class Core:
         self._key = api_key
         self.retry = retry or RetryPolicy()
         self.clock = clock
-        self._rnd = rnd or random.Random()
+        self.rnd = rnd or random.Random()
         self.token: Token | None = None
         self.requests = 0  # requests sent, retries included
         self.mints = 0  # tokens minted
@@ -174,7 +179,7 @@ class Core:
             assert resp is not None
             if resp.status not in RETRYABLE or attempt + 1 >= self.retry.attempts:
                 return resp
-            yield Sleep(self.retry.delay(attempt, resp, self._rnd, self.clock()))
+            yield Sleep(self.retry.delay(attempt, resp, self.rnd, self.clock()))
             attempt += 1
 
     def mint(self) -> Op[Token]:
@@ -220,10 +225,9 @@ class Core:
         resp = yield from self.call(Request("GET", self.path(paths.RUNS), params=params))
         return Page(cast(list[RunSummary], resp.json()), resp.headers)
 
-    def log_request(self, run_id: str, step: str, stream: str, **params: Any) -> Op[Request]:
-        query = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in params.items()}
+    def log(self, run_id: str, step: str, stream: str, follow: bool, **range_: int) -> "LogRead":
         path = self.path(paths.LOGS, runId=run_id, stepName=step, stream=stream)
-        return (yield from self.authorised(Request("GET", path, params=query)))
+        return LogRead(self, path, follow, range_)
 
     def ingest(self, events: list[Any]) -> Op[IngestResponse]:
         total = IngestResponse(accepted=0, duplicates=0)
@@ -234,6 +238,70 @@ class Core:
             total["accepted"] += answer["accepted"]
             total["duplicates"] += answer["duplicates"]
         return total
+
+
+class LogRead:
+    """One step log read through as many responses as it takes. A followed stream closes while
+    the step runs when its token expires (or after an hour, or when the connection drops): it is
+    reopened with a fresh token from where the last one stopped (the response's start offset plus
+    the bytes received), so no line is lost or repeated. The faces stream the bodies; this says
+    what to request and what each answer means."""
+
+    def __init__(self, core: Core, path: str, follow: bool, range_: dict[str, int]) -> None:
+        self._core = core
+        self._path = path
+        self._follow = follow
+        self._first = {k: str(v) for k, v in range_.items()}
+        self.position: int | None = None  # the kept stream's offset of the next byte
+        self._ended = False  # the step had ended when the current response began
+        self._attempt = 0
+        self._refused = False
+
+    def request(self) -> Op[Request]:
+        """The next request, authorised (re-minted first when the token is old)."""
+        again = self.position is not None
+        params = {"offset": str(self.position)} if again else dict(self._first)
+        if self._follow:
+            params["follow"] = "true"
+        return (yield from self._core.authorised(Request("GET", self._path, params=params)))
+
+    def opened(self, resp: Response) -> float | None:
+        """None when the response is the log (read its body, counting bytes with `received`);
+        else the seconds to wait before asking again. Raises what cannot be retried."""
+        self._core.requests += 1
+        if resp.status == 200:
+            self._attempt, self._refused = 0, False
+            start = resp.headers.get(LOG_OFFSET_HEADER.lower())
+            if self.position is None:
+                self.position = int(start) if start else int(self._first.get("offset", 0))
+            self._ended = resp.headers.get(STEP_ENDED_HEADER.lower()) == "true"
+            return None
+        if resp.status == 401 and not self._refused:
+            self._refused, self._core.token = True, None
+            return 0.0
+        if resp.status in RETRYABLE and self._attempt + 1 < self._core.retry.attempts:
+            self._attempt += 1
+            return self._core.retry.delay(
+                self._attempt - 1, resp, self._core.rnd, self._core.clock()
+            )
+        raise api_error(resp)
+
+    def broke(self, resp: Response, reading: bool) -> float | None:
+        """The connection failed (`resp` says how): with no answer yet, retried like any
+        request; in the middle of a followed log, reopened at once from where it stopped."""
+        if not reading:
+            return self.opened(resp)
+        if not self._follow:
+            raise api_error(resp)
+        return None
+
+    def received(self, size: int) -> None:
+        if self.position is not None:
+            self.position += size
+
+    def finished(self) -> bool:
+        """After a response's body ended (or broke off): whether the log is read through."""
+        return not self._follow or self._ended
 
 
 def event_bodies(

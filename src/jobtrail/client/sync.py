@@ -16,7 +16,6 @@ from jobtrail.client.core import (
     Response,
     RetryPolicy,
     T,
-    api_error,
     drive,
     utc_now,
 )
@@ -34,8 +33,12 @@ from jobtrail.wire.shapes import (
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 
 
+def _lower(headers: httpx.Headers) -> dict[str, str]:
+    return {k.lower(): v for k, v in headers.items()}
+
+
 def to_response(resp: httpx.Response) -> Response:
-    return Response(resp.status_code, {k.lower(): v for k, v in resp.headers.items()}, resp.content)
+    return Response(resp.status_code, _lower(resp.headers), resp.content)
 
 
 def unreachable(exc: Exception) -> Response:
@@ -145,20 +148,35 @@ class JobsClient:
         self, run_id: str, step: str, stream: str = "stdout", *, follow: bool = False, **range_: int
     ) -> Iterator[str]:
         """A step's log line by line (`offset`/`limit` in bytes, or `tail` lines); with
-        `follow`, new lines as they come until the step ends."""
-        op = self.core.log_request(run_id, step, stream, follow=follow, **range_)
-        request = self._run(op)
+        `follow`, new lines as they come until the step ends, across as many responses as the
+        token's lifetime takes (each line once)."""
+        read = self.core.log(run_id, step, stream, follow, **range_)
         timeout = httpx.Timeout(self._http.timeout.connect, read=None) if follow else None
         kw: dict[str, Any] = {"timeout": timeout} if timeout else {}
-        with self._http.stream(
-            "GET", request.path, params=request.params, headers=request.headers, **kw
-        ) as resp:
-            if resp.status_code != 200:
-                raise api_error(Response(resp.status_code, {}, resp.read()))
-            lines = Lines()
-            for chunk in resp.iter_bytes():
-                yield from lines.feed(chunk)
-            yield from lines.close()
+        lines = Lines()  # held across responses: a line cut between two is joined
+        while True:
+            request = self._run(read.request())
+            reading = False
+            try:
+                with self._http.stream(
+                    "GET", request.path, params=request.params, headers=request.headers, **kw
+                ) as resp:
+                    head = Response(resp.status_code, _lower(resp.headers), b"")
+                    if resp.status_code != 200:
+                        head = Response(head.status, head.headers, resp.read())
+                    wait = read.opened(head)
+                    reading = wait is None
+                    if reading:
+                        for chunk in resp.iter_bytes():
+                            read.received(len(chunk))
+                            yield from lines.feed(chunk)
+            except httpx.TransportError as exc:
+                wait = read.broke(unreachable(exc), reading)
+            if wait is not None:
+                self._sleep(wait)
+            elif read.finished():
+                break
+        yield from lines.close()
 
     def ingest(self, events: list[Event] | list[dict[str, Any]]) -> IngestResponse:
         """Post events in batches under the server's limits; the totals."""

@@ -1,4 +1,5 @@
-"""The server's limits and the headers that report them, as a client must know them."""
+"""The server's limits and the headers that report them (and the log headers a live tail resumes
+by), as a client must know them."""
 
 from datetime import timedelta
 
@@ -14,3 +15,12 @@ DEFAULT_WINDOW_EVENT_CAP = 10_000
 
 TRUNCATED_HEADER = "X-Jobtrail-Truncated"
 OLDEST_EVENT_HEADER = "X-Jobtrail-Oldest-Event"
+
+# A step log's response: bytes kept and dropped by the per-stream cap when it began, where in the
+# kept stream its body starts, and whether the step had ended (with `follow`: a stream that
+# closes while the step runs, at the token's expiry or after an hour, is resumed from
+# start + bytes received with a fresh token).
+LOG_BYTES_HEADER = "X-Jobtrail-Log-Bytes"
+DROPPED_BYTES_HEADER = "X-Jobtrail-Dropped-Bytes"
+LOG_OFFSET_HEADER = "X-Jobtrail-Log-Offset"
+STEP_ENDED_HEADER = "X-Jobtrail-Step-Ended"
