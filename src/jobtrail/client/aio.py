@@ -111,12 +111,21 @@ class AsyncJobsClient:
         job: str | None = None,
         environment: str | None = None,
         state: str | None = None,
+        concurrency: int = 2,
     ) -> list[RunSummary]:
+        """As `JobsClient.list_runs`."""
         listing = self.core.listing(from_, to)
         filters = {"jobName": job, "environment": environment, "state": state}
-        while (window := listing.next()) is not None:
-            page = await self._run(self.core.window(window, filters))
-            listing.feed(window, page.runs, page.headers)
+
+        async def work() -> None:
+            while (window := listing.next()) is not None:
+                page = await self._run(self.core.window(window, filters))
+                listing.feed(window, page.runs, page.headers)
+
+        workers = min(concurrency, len(listing.pending))
+        if workers > 1 and self.core.token is None:
+            await self._run(self.core.mint())  # once, not by each worker
+        await asyncio.gather(*(work() for _ in range(max(1, workers))))
         return listing.merged()
 
     async def get_run(self, run_id: str) -> RunDetail:

@@ -5,6 +5,7 @@ re-minting, retries with backoff and `Retry-After`, window splitting and batch s
 written once. The runner shares the token handling while keeping its own lean transport."""
 
 import random
+import threading
 import time
 from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field, replace
@@ -165,6 +166,7 @@ class Core:
         self.rnd = rnd or random.Random()
         self.token: Token | None = None
         self.requests = 0  # requests sent, retries included
+        self._count = threading.Lock()  # a listing's windows may be asked for from threads
         self.mints = 0  # tokens minted
 
     def path(self, template: str, **params: str) -> str:
@@ -174,7 +176,8 @@ class Core:
         """One request, retried on 429/5xx/no answer as the policy says."""
         attempt = 0
         while True:
-            self.requests += 1
+            with self._count:
+                self.requests += 1
             resp = yield request
             assert resp is not None
             if resp.status not in RETRYABLE or attempt + 1 >= self.retry.attempts:
