@@ -137,6 +137,7 @@ def run_list_json(rows: list[Any]) -> bytes:
     ) in rows:
         start = first_running_ts if first_running_ts is not None else first_event_ts
         end = state_ts if state in terminal and state_ts >= 0 else None
+        end_time = None if end is None else stamp(end)
         append(
             {
                 "runId": run_id,
@@ -145,11 +146,14 @@ def run_list_json(rows: list[Any]) -> bytes:
                 "environment": environment,
                 "state": state,
                 "startTime": None if start is None else stamp(start),
-                "endTime": None if end is None else stamp(end),
+                "endTime": end_time,
                 "duration": None
                 if start is None or end is None
                 else duration(end - start if end > start else 0),
-                "lastUpdated": stamp(last_ts) if last_ts >= 0 else None,
+                # A finished run's last update is usually its end.
+                "lastUpdated": None
+                if last_ts < 0
+                else (end_time if last_ts == end else stamp(last_ts)),
             }
         )
     return orjson.dumps(out, option=LISTING_JSON)
