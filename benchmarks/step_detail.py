@@ -1,16 +1,23 @@
-"""Step detail with 1 MiB of stdout: p50 of `GET .../steps/{step}` (target at most 20 ms).
-The full-log endpoint streaming a 100 MiB log: the server's memory growth (target under 50 MiB)."""
+"""A typical step (about 50 lines on each stream): p50 of the step detail, the run detail and the
+steps over HTTP beside the raw SQL of the same reads on the bare driver (targets: step detail
+p50 at most 2 ms on SQLite; each at most 1.5x its raw SQL). Step detail with 1 MiB of stdout:
+p50 of `GET .../steps/{step}` (target at most 20 ms). The full-log endpoint streaming a 100 MiB
+log: the server's memory growth (target under 50 MiB). `--typical` runs the first part only."""
 
+import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from _harness import Api, backends, make_org, percentile, rss_kib, serve
+from _harness import Api, backends, make_org, median, percentile, rss_kib, serve
+from _reads import DETAIL_STEP, raw_reads, raw_sql, run_events, seed_detail_run
+from sqlalchemy import Engine
 
 from tests.support import event
 
 ROUNDS = 50
+TYPICAL_ROUNDS = 400
 CHUNK = 1024 * 1024
 BIG_MIB = 100
 
@@ -80,9 +87,74 @@ def stream_growth(api: Api, pid: int, run_id: str) -> tuple[int, float, float]:
     return received, (peak[0] - before) / 1024, received / elapsed / 1024 / 1024
 
 
+def _p50_ms(call: Any, rounds: int = TYPICAL_ROUNDS) -> float:
+    for _ in range(20):
+        call()  # warm up: connections, statement caches, code paths
+    times = []
+    for _ in range(rounds):
+        began = time.perf_counter()
+        call()
+        times.append((time.perf_counter() - began) * 1000)
+    return percentile(times, 50)
+
+
+def typical(
+    admin: Api, api: Api, engine: Engine, org_id: str
+) -> list[tuple[str, float, float, float]]:
+    """(endpoint, HTTP p50, raw SQL p50, bare HTTP p50) for a typical step and its run. HTTP is
+    request sent to last byte received (the client does not parse the body). Bare HTTP is the
+    server's cheapest request (`/healthz`: no auth, no store), the floor of any HTTP answer on
+    this machine, which the raw SQL (in this process) does not pay. The three are interleaved
+    in rounds so that machine noise hits them alike."""
+    start = datetime.now(UTC) - timedelta(hours=20)
+    for i in range(20):  # other runs in the org, so the reads are not of lone rows
+        admin.ingest(run_events(f"other-{i}", start + timedelta(minutes=i), job="other"))
+    run_id = seed_detail_run(admin)
+    run = f"/jobs/v1/runs/{run_id}"
+    paths = {
+        "step detail": f"{run}/steps/{DETAIL_STEP}",
+        "run detail": run,
+        "steps": f"{run}/steps",
+    }
+    reads = {"step detail": "step", "run detail": "run", "steps": "steps"}
+    for label, path in paths.items():
+        assert api.get(path).status_code == 200, label
+    out = []
+    for label, path in paths.items():
+        http: list[float] = []
+        raw: list[float] = []
+        bare: list[float] = []
+        statements = raw_reads(reads[label], org_id, run_id)
+        for _ in range(4):
+            http.append(_p50_ms(lambda path=path: api.get(path), TYPICAL_ROUNDS // 4))
+            raw.append(_p50_ms(lambda s=statements: raw_sql(engine, s), TYPICAL_ROUNDS // 4))
+            bare.append(_p50_ms(lambda: api.http.get("/healthz"), TYPICAL_ROUNDS // 4))
+        out.append((label, median(http), median(raw), median(bare)))
+    return out
+
+
 def main() -> None:
-    print(f"step detail with 1 MiB of stdout ({ROUNDS} requests); full log of {BIG_MIB} MiB")
+    only_typical = "--typical" in sys.argv[1:]
+    print(
+        f"typical step ({TYPICAL_ROUNDS} requests each); step detail with 1 MiB of stdout "
+        f"({ROUNDS} requests); full log of {BIG_MIB} MiB"
+    )
     for name, backend in backends():
+        with backend() as db_url, serve(db_url) as (server, engine):  # type: ignore[operator]
+            org = make_org(engine)
+            api = Api(server, org, "read")
+            admin = Api(server, org, "admin")
+            for label, http, raw, bare in typical(admin, api, engine, org.id):
+                target = " (target p50 <= 2 ms on SQLite)" if label == "step detail" else ""
+                print(
+                    f"  {name:8s} {label:12s} HTTP p50 {http:.2f} ms{target}   raw SQL p50 "
+                    f"{raw:.2f} ms (ratio {http / raw:.1f})   bare HTTP p50 {bare:.2f} ms   "
+                    f"ratio to raw SQL + bare HTTP {http / (raw + bare):.2f} (target <= 1.5)"
+                )
+            api.close()
+            admin.close()
+        if only_typical:
+            continue
         cap = str(200 * 1024 * 1024)
         with backend() as db_url:  # type: ignore[operator]
             with serve(db_url, JOBTRAIL_LOG_STREAM_CAP=cap) as (server, engine):

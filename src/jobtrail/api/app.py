@@ -9,6 +9,9 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
+from fastapi.telemetry import TelemetryConfig
+from opentelemetry import _logs as otel_logs
+from opentelemetry import metrics, trace
 from sqlalchemy.exc import DBAPIError
 
 from jobtrail import __version__
@@ -65,6 +68,24 @@ async def _sync(ctx: AppContext) -> None:
         _log_failure("rate limits and key usage: sync", exc)
 
 
+_DEFERRED = {"ProxyTracerProvider", "_ProxyMeterProvider", "ProxyLoggerProvider"}
+
+
+def _telemetry() -> TelemetryConfig | None:
+    """FastAPI's own OpenTelemetry spans and metrics, kept when a provider is set up before the
+    server starts (opentelemetry-instrument, OTEL_PYTHON_*_PROVIDER), the only ways it can be
+    for jobtrail; otherwise turned off, as FastAPI would otherwise look for providers again on
+    every request (a twentieth of a small read's time)."""
+    providers = (
+        trace.get_tracer_provider(),
+        metrics.get_meter_provider(),
+        otel_logs.get_logger_provider(),
+    )
+    if any(type(p).__name__ not in _DEFERRED for p in providers):
+        return None
+    return {"tracing": False, "metrics": False, "logs": False}
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app for one store. Migrations are applied by `jobtrail serve` before this."""
     settings = settings or Settings()
@@ -99,6 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
+        telemetry=_telemetry(),
     )
     app.state.ctx = ctx
     install_error_handlers(app)

@@ -13,7 +13,7 @@ from jobtrail.api.auth import OrgId, Reader
 from jobtrail.api.context import AppContext, get_context
 from jobtrail.api.schemas import ERROR_RESPONSES
 from jobtrail.api.serialise import (
-    run_list,
+    run_list_json,
     run_summary,
     state_change,
     step_sort_key,
@@ -26,7 +26,7 @@ from jobtrail.domain.states import RunState
 from jobtrail.domain.timefmt import format_ts
 from jobtrail.domain.windows import parse_window
 from jobtrail.store import lineage, queries
-from jobtrail.store.logs import StreamRef, read_tail_bytes
+from jobtrail.store.logs import StreamRef, step_tails
 from jobtrail.wire import limits, paths
 from jobtrail.wire.shapes import RunDetail, RunSummary, StepDetail, StepSummary
 
@@ -53,18 +53,20 @@ def _list_runs(
     result = queries.window_runs(
         ctx.engine, org_id, window.start, window.end, ctx.settings.window_event_cap
     )
-    rows = [
-        r
-        for r in result.runs
-        if (filters["jobName"] is None or r.job_name == filters["jobName"])
-        and (filters["environment"] is None or r.environment == filters["environment"])
-        and (filters["state"] is None or r.state == filters["state"])
-    ]
+    rows = result.runs
+    if any(v is not None for v in filters.values()):
+        rows = [
+            r
+            for r in rows
+            if (filters["jobName"] is None or r.job_name == filters["jobName"])
+            and (filters["environment"] is None or r.environment == filters["environment"])
+            and (filters["state"] is None or r.state == filters["state"])
+        ]
     headers = {}
     if result.truncated and result.oldest_kept_ts is not None:
         headers[limits.TRUNCATED_HEADER] = "true"
         headers[limits.OLDEST_EVENT_HEADER] = format_ts(result.oldest_kept_ts)
-    return json_response(run_list(rows), headers)
+    return Response(run_list_json(rows), headers=headers, media_type="application/json")
 
 
 @router.get(
@@ -133,10 +135,10 @@ def _get_steps(ctx: AppContext, org_id: str, run_id: str) -> Response:
 
 def _step_detail(ctx: AppContext, org_id: str, run_id: str, name: str) -> Response:
     check_ids(run_id, name)
-    with ctx.engine.connect() as conn:
-        if queries.get_run(conn, org_id, run_id) is None:
+    with ctx.engine.connect() as conn:  # one connection for every read of the step
+        run_found, step = queries.step_of_run(conn, org_id, run_id, name)
+        if not run_found:
             raise NotFound(f"Unknown run {run_id!r}.")
-        step = queries.get_step(conn, org_id, run_id, name)
         if step is None:
             raise NotFound(f"Run {run_id!r} has no step {name!r}.")
         history = queries.state_history(conn, org_id, run_id, name)
@@ -149,28 +151,35 @@ def _step_detail(ctx: AppContext, org_id: str, run_id: str, name: str) -> Respon
                 for s in lineage.with_inferred_dependencies(conn, org_id, run_id, rows)
                 if s.name == name
             )
+        refs = [
+            (StreamRef(org_id, run_id, name, stream), stats[stream].kept_bytes)
+            for stream in _STREAMS
+            if stream in stats
+        ]
+        tails = step_tails(conn, ctx.engine, refs, DETAIL_LOG_BYTES)
     body = step_summary(step)
     body["message"] = step.message
-    for stream in ("stdout", "stderr"):
-        body.update(_stream_fields(ctx, StreamRef(org_id, run_id, name, stream), stats))
+    for stream in _STREAMS:
+        body.update(_stream_fields(stream, stats.get(stream), tails.get(stream)))
     body["stateHistory"] = [state_change(h) for h in history]
     body.update(lineage.dataset_fields(datasets))
     return json_response(body)
 
 
+_STREAMS = ("stdout", "stderr")
+
+
 def _stream_fields(
-    ctx: AppContext, ref: StreamRef, stats: dict[str, queries.StreamStats]
+    name: str, stat: queries.StreamStats | None, tail: tuple[bytes, int] | None
 ) -> dict[str, Any]:
     """The most recent 1 MiB of a stream, cut at a character boundary, with its counts."""
-    stat = stats.get(ref.stream)
-    if stat is None:
+    if stat is None or tail is None:
         data, kept, dropped = b"", 0, 0
     else:
-        data, kept = read_tail_bytes(ctx.engine, ref, DETAIL_LOG_BYTES)
+        data, kept = tail
         if len(data) < kept:
             data = data[utf8_start(data) :]
         dropped = stat.dropped_bytes
-    name = ref.stream
     return {
         name: data.decode("utf-8", "replace"),
         f"{name}Truncated": len(data) < kept + dropped,

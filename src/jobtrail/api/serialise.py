@@ -1,11 +1,12 @@
 """Store rows → the Jobs API's JSON shapes (camelCase, RFC 3339 times, ISO 8601 durations)."""
 
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
 
 from jobtrail.domain.states import TERMINAL, step_times
-from jobtrail.domain.timefmt import format_duration, format_ts
+from jobtrail.domain.timefmt import LAST_MICROS, format_duration, format_ts, to_micros
 
 
 def _ts(us: int | None) -> str | None:
@@ -61,9 +62,101 @@ def run_summary(row: Any, stamps: _Stamps | None = None) -> dict[str, Any]:
 
 
 def run_list(rows: list[Any]) -> list[dict[str, Any]]:
-    """Summaries of rows already in listing order (the store sorts them)."""
+    """Summaries of rows already in listing order (the store sorts them): `run_summary`'s
+    shape, written out in one loop, as a listing makes thousands of them."""
     stamps = _Stamps()
-    return [run_summary(row, stamps) for row in rows]
+    out: list[dict[str, Any]] = []
+    append = out.append
+    terminal = TERMINAL
+    duration = format_duration
+    for (
+        run_id,
+        job_id,
+        job_name,
+        environment,
+        _run_key,
+        state,
+        state_ts,
+        first_event_ts,
+        first_running_ts,
+        last_ts,
+    ) in rows:
+        start = first_running_ts if first_running_ts is not None else first_event_ts
+        end = state_ts if state in terminal and state_ts >= 0 else None
+        append(
+            {
+                "runId": run_id,
+                "jobId": job_id,
+                "jobName": job_name,
+                "environment": environment,
+                "state": state,
+                "startTime": None if start is None else stamps[start],
+                "endTime": None if end is None else stamps[end],
+                "duration": None
+                if start is None or end is None
+                else duration(end - start if end > start else 0),
+                "lastUpdated": stamps[last_ts] if last_ts >= 0 else None,
+            }
+        )
+    return out
+
+
+# orjson writes a naive datetime, with these options, exactly as `format_ts` writes its
+# microseconds (`2026-11-27T10:04:05Z`, `...05.120000Z`), in C, at a fraction of the cost; outside
+# years 1000-9999 (four-digit years, no clamping needed) `format_ts` itself is used.
+LISTING_JSON = orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z
+_EPOCH = datetime(1970, 1, 1)
+_FAST_FIRST = to_micros(datetime.fromisoformat("1000-01-01T00:00:00+00:00"))
+
+
+def _stamp(us: int, delta: type[timedelta] = timedelta) -> datetime | str:
+    if _FAST_FIRST <= us <= LAST_MICROS:
+        return _EPOCH + delta(0, 0, us)
+    return format_ts(us)
+
+
+def run_list_json(rows: list[Any]) -> bytes:
+    """`orjson.dumps(run_list(rows))`, byte for byte, at about half the cost: the listing's
+    timestamps are formatted by orjson (LISTING_JSON) rather than one by one in Python."""
+    out: list[dict[str, Any]] = []
+    append = out.append
+    terminal = TERMINAL
+    duration = format_duration
+    stamp = _stamp
+    for (
+        run_id,
+        job_id,
+        job_name,
+        environment,
+        _run_key,
+        state,
+        state_ts,
+        first_event_ts,
+        first_running_ts,
+        last_ts,
+    ) in rows:
+        start = first_running_ts if first_running_ts is not None else first_event_ts
+        end = state_ts if state in terminal and state_ts >= 0 else None
+        end_time = None if end is None else stamp(end)
+        append(
+            {
+                "runId": run_id,
+                "jobId": job_id,
+                "jobName": job_name,
+                "environment": environment,
+                "state": state,
+                "startTime": None if start is None else stamp(start),
+                "endTime": end_time,
+                "duration": None
+                if start is None or end is None
+                else duration(end - start if end > start else 0),
+                # A finished run's last update is usually its end.
+                "lastUpdated": None
+                if last_ts < 0
+                else (end_time if last_ts == end else stamp(last_ts)),
+            }
+        )
+    return orjson.dumps(out, option=LISTING_JSON)
 
 
 def step_summary(row: Any) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from jobtrail.domain import identity
 from jobtrail.domain.openlineage import StepDataset, infer_dependencies
@@ -41,17 +41,25 @@ def write_datasets(conn: Connection, org_id: str, datasets: Sequence[StepDataset
     executemany(conn, _insert_ignore(conn.dialect.name), rows)
 
 
+_DATASETS = select(
+    step_datasets.c.step_name,
+    step_datasets.c.direction,
+    step_datasets.c.namespace,
+    step_datasets.c.name,
+).where(step_datasets.c.org_id == bindparam("org"), step_datasets.c.run_id == bindparam("run"))
+_STEP_DATASETS = _DATASETS.where(step_datasets.c.step_name == bindparam("step"))
+
+
 def run_datasets(
     conn: Connection, org_id: str, run_id: str, step_name: str | None = None
 ) -> list[tuple[str, str, str, str]]:
-    """(step, direction, namespace, name) of a run's steps (or of one step), sorted."""
-    t = step_datasets.c
-    stmt = select(t.step_name, t.direction, t.namespace, t.name).where(
-        t.org_id == org_id, t.run_id == run_id
-    )
-    if step_name is not None:
-        stmt = stmt.where(t.step_name == step_name)
-    return sorted((r[0], r[1], r[2], r[3]) for r in conn.execute(stmt))
+    """(step, direction, namespace, name) of a run's steps (or of one step), sorted. The
+    statements are built once (read on every run and step detail)."""
+    if step_name is None:
+        rows = conn.execute(_DATASETS, {"org": org_id, "run": run_id})
+    else:
+        rows = conn.execute(_STEP_DATASETS, {"org": org_id, "run": run_id, "step": step_name})
+    return sorted((r[0], r[1], r[2], r[3]) for r in rows)
 
 
 def with_inferred_dependencies(

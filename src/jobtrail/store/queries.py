@@ -118,32 +118,71 @@ def window_runs(
     return WindowResult(list(found), truncated, edge[0] if truncated else None)
 
 
+# Statements built once, their values bound per call: SQLAlchemy then finds the compiled SQL in
+# its cache at once, where building the statement again on each call cost several times the
+# query itself (each read below is a primary-key or index lookup).
+_ORG: Any = bindparam("org")
+_RUN: Any = bindparam("run")
+_STEP: Any = bindparam("step")
+_GET_RUN = select(*RUN_COLUMNS).where(runs.c.org_id == _ORG, runs.c.run_id == _RUN)
+_GET_STEPS = select(*STEP_COLUMNS).where(steps.c.org_id == _ORG, steps.c.run_id == _RUN)
+_GET_STEP = _GET_STEPS.where(steps.c.name == _STEP)
+# The run's existence beside the step: one lookup answers both 404s of the step endpoints.
+_STEP_OF_RUN = (
+    select(runs.c.run_id.label("run_found"), *STEP_COLUMNS)
+    .select_from(
+        runs.outerjoin(
+            steps,
+            (steps.c.org_id == runs.c.org_id)
+            & (steps.c.run_id == runs.c.run_id)
+            & (steps.c.name == _STEP),
+        )
+    )
+    .where(runs.c.org_id == _ORG, runs.c.run_id == _RUN)
+)
+_STATE_HISTORY = (
+    select(events.c.ts, events.c.state, events.c.attempt, events.c.exit_code, events.c.message)
+    .where(
+        events.c.org_id == _ORG,
+        events.c.run_id == _RUN,
+        events.c.step_name == _STEP,
+        events.c.kind == "step",
+    )
+    .order_by(events.c.ts, events.c.state_rank, events.c.event_id)
+)
+_STREAM_STATS = select(
+    log_streams.c.stream, log_streams.c.kept_bytes, log_streams.c.dropped_bytes
+).where(
+    log_streams.c.org_id == _ORG,
+    log_streams.c.run_id == _RUN,
+    log_streams.c.step_name == _STEP,
+)
+
+
 def get_run(conn: Connection, org_id: str, run_id: str) -> Any | None:
-    stmt = select(*RUN_COLUMNS).where(runs.c.org_id == org_id, runs.c.run_id == run_id)
-    return conn.execute(stmt).first()
+    return conn.execute(_GET_RUN, {"org": org_id, "run": run_id}).first()
 
 
 def get_steps(conn: Connection, org_id: str, run_id: str) -> list[Any]:
-    stmt = select(*STEP_COLUMNS).where(steps.c.org_id == org_id, steps.c.run_id == run_id)
-    return list(conn.execute(stmt).all())
+    return list(conn.execute(_GET_STEPS, {"org": org_id, "run": run_id}).all())
 
 
 def get_step(conn: Connection, org_id: str, run_id: str, name: str) -> Any | None:
-    stmt = select(*STEP_COLUMNS).where(
-        steps.c.org_id == org_id, steps.c.run_id == run_id, steps.c.name == name
-    )
-    return conn.execute(stmt).first()
+    return conn.execute(_GET_STEP, {"org": org_id, "run": run_id, "step": name}).first()
+
+
+def step_of_run(conn: Connection, org_id: str, run_id: str, name: str) -> tuple[bool, Any | None]:
+    """(whether the run exists, the step's row or None) in one read."""
+    row = conn.execute(_STEP_OF_RUN, {"org": org_id, "run": run_id, "step": name}).first()
+    if row is None:
+        return False, None
+    return True, (row if row.name is not None else None)
 
 
 def state_history(conn: Connection, org_id: str, run_id: str, step_name: str) -> list[Any]:
     """Every state change of a step, in materialisation order."""
-    e = events.c
-    stmt = (
-        select(e.ts, e.state, e.attempt, e.exit_code, e.message)
-        .where(e.org_id == org_id, e.run_id == run_id, e.step_name == step_name, e.kind == "step")
-        .order_by(e.ts, e.state_rank, e.event_id)
-    )
-    return list(conn.execute(stmt).all())
+    params = {"org": org_id, "run": run_id, "step": step_name}
+    return list(conn.execute(_STATE_HISTORY, params).all())
 
 
 @dataclass(frozen=True)
@@ -155,8 +194,5 @@ class StreamStats:
 def stream_stats(
     conn: Connection, org_id: str, run_id: str, step_name: str
 ) -> dict[str, StreamStats]:
-    s = log_streams.c
-    stmt = select(s.stream, s.kept_bytes, s.dropped_bytes).where(
-        s.org_id == org_id, s.run_id == run_id, s.step_name == step_name
-    )
-    return {r.stream: StreamStats(r.kept_bytes, r.dropped_bytes) for r in conn.execute(stmt)}
+    rows = conn.execute(_STREAM_STATS, {"org": org_id, "run": run_id, "step": step_name})
+    return {r.stream: StreamStats(r.kept_bytes, r.dropped_bytes) for r in rows}
