@@ -3,10 +3,20 @@
 (one event per request, and batches) measured in the same run. Target on SQLite: at least 2,000
 OpenLineage events/s from 4 single-event senders, every 200 meaning durably committed.
 
+Beside it, the floors of that workload on this machine, measured in the same run: the HTTP floor
+(the same 4 senders and bodies against FastAPI under uvicorn with an endpoint that stores
+nothing) and the durable-commit floor (4 threads each waiting for a one-row insert to be
+committed, through the group committer and each alone: what fsync allows). A sender waits for
+its event to be durable before sending the next, so 4 senders can never beat 4 events per
+commit latency, whatever the server does.
+
     python benchmarks/lineage.py [--runs 2000] [--batch 100]    # BENCH_BACKENDS=sqlite,postgres
 """
 
 import argparse
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -16,14 +26,15 @@ from typing import Any
 
 import httpx
 import orjson
-from _harness import Api, backends, make_org, serve
+from _harness import ROOT, Api, backends, make_org, serve
+from sqlalchemy import Connection, text
 
 from jobtrail.domain.openlineage import parse_lineage
 from jobtrail.store import accounts
 from jobtrail.store.group_commit import GroupCommitter
 from jobtrail.store.ingest import prepare, write_prepared
 from jobtrail.store.lineage import write_datasets
-from tests.support import event, iso
+from tests.support import event, free_port, iso
 
 SENDERS = 4
 TASKS = ("extract", "transform", "load")
@@ -135,17 +146,71 @@ def main() -> None:
     args = parser.parse_args()
     start = datetime.now(UTC) - timedelta(hours=2)
     print(f"lineage: {args.runs} runs x 8 events, {SENDERS} concurrent senders")
+    runs = [ol_run(n, start + timedelta(seconds=n)) for n in range(args.runs)]
+    print(f"  HTTP floor (no-op endpoint, single events): {http_floor(runs):8,.0f} requests/s")
     for name, backend in backends():
         for grouped in ("1", "0"):
             measure(name, backend, grouped, args.runs, args.batch, start)
         with backend() as db_url, serve(db_url) as (_server, engine):  # type: ignore[operator]
             org_id = make_org(engine).id
-            runs = [ol_run(n, start + timedelta(seconds=n)) for n in range(args.runs)]
             for size, label in ((64, "group commit"), (1, "commit alone")):
                 print(
                     f"  {name:8s} {label} store only (no HTTP): "
-                    f"{store_rate(engine, org_id, runs, size):8,.0f} OpenLineage events/s"
+                    f"{store_rate(engine, org_id, runs, size):8,.0f} OpenLineage events/s   "
+                    f"floor (one-row durable commits): "
+                    f"{commit_floor(engine, len(runs) * 8, size):8,.0f} events/s"
                 )
+
+
+def http_floor(runs: list[list[dict[str, Any]]]) -> float:
+    """The 4 senders' single-event requests against an endpoint that stores nothing."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "uvicorn", "_noop_app:app", "--port", str(port)]
+    cmd += ["--log-level", "warning", "--no-access-log", "--app-dir", str(ROOT / "benchmarks")]
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            url = f"http://127.0.0.1:{port}"
+            for _ in range(300):
+                try:
+                    if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.1)
+            headers = {"Content-Type": "application/json"}
+            return rate(f"{url}/api/v1/lineage", headers, split(runs, 1, _wrap_ol))
+        finally:
+            proc.terminate()
+            proc.wait(10)
+
+
+def commit_floor(engine: Any, events: int, group: int) -> float:
+    """4 threads, each inserting one row per event and waiting until it is committed: through
+    the group committer (`group` > 1), or each commit alone. The physical limit of 4 senders
+    that each wait for a durable 200."""
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE bench_floor (id INTEGER PRIMARY KEY, body TEXT)"))
+    committer = GroupCommitter(engine, group)
+    per_sender = events // SENDERS
+
+    def insert(conn: Connection, i: int) -> None:
+        conn.execute(text("INSERT INTO bench_floor (id, body) VALUES (:i, 'x')"), {"i": i})
+
+    def send(s: int) -> None:
+        for i in range(s * per_sender, (s + 1) * per_sender):
+            committer.run(lambda conn, i=i: insert(conn, i))
+
+    threads = [threading.Thread(target=send, args=(s,)) for s in range(SENDERS)]
+    began = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - began
+    committer.close()
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE bench_floor"))
+    return per_sender * SENDERS / elapsed
 
 
 def store_rate(engine: Any, org_id: str, runs: list[list[dict[str, Any]]], group: int) -> float:

@@ -2,6 +2,7 @@
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import (
@@ -94,8 +95,16 @@ def executemany(conn: Connection, stmt: Any, rows: Sequence[dict[str, Any]]) -> 
     if not rows:
         return 0
     sql, order = _compiled(stmt, conn.dialect, tuple(rows[0]))
-    params: list[Any] = [tuple(row[k] for k in order) for row in rows] if order else list(rows)
+    params: list[Any] = _positional(rows, order) if order else list[Any](rows)
     return int(conn.exec_driver_sql(sql, params).rowcount)
+
+
+def _positional(rows: Sequence[dict[str, Any]], order: tuple[str, ...]) -> list[tuple[Any, ...]]:
+    """Each row's values in `order`; itemgetter builds the tuples in C, a tenth of the cost of
+    a generator per row (a 1,000-event batch has about 1,500 rows to write)."""
+    if len(order) == 1:  # itemgetter of one key gives the value, not a tuple
+        return [(row[order[0]],) for row in rows]
+    return list(map(itemgetter(*order), rows))
 
 
 # Keyed by the statement itself (which keeps it alive): pass statements built once, not per call.

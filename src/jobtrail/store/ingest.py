@@ -41,13 +41,50 @@ def _finished(folded: Folded) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
+class Rows:
+    """The parameters of a folded batch's statements, in the order they are written.
+
+    Built before the write lock is taken: the group committer's thread is the one serial stage
+    of ingestion, so it only runs statements. Rows are in key order (events by eventId, runs,
+    steps and chunks by their keys): two batches holding the same new events in different
+    orders then never wait on each other in a cycle, which PostgreSQL would break with a
+    deadlock error."""
+
+    events: list[dict[str, Any]]
+    runs: list[dict[str, Any]]
+    steps: list[dict[str, Any]]
+    chunks: list[dict[str, Any]]
+    event_runs: list[str]  # runs with a new state event (told to live tails at commit)
+    finished: dict[str, Any]
+
+
+def rows_of(folded: Folded) -> Rows:
+    """The statement parameters of a folded batch (sorts its event rows in place)."""
+    folded.events.sort(key=_event_id)
+    return Rows(
+        folded.events,
+        [_run_params(folded.runs[k]) for k in sorted(folded.runs)],
+        [_step_params(folded.steps[k]) for k in sorted(folded.steps)],
+        [_chunk_params(folded.chunks[k]) for k in sorted(folded.chunks)],
+        sorted({str(row["run_id"]) for row in folded.events}),
+        _finished(folded),
+    )
+
+
+def _chunk_params(chunk: LogChunk) -> dict[str, Any]:
+    return {**chunk.__dict__, "size": len(chunk.data)}
+
+
+@dataclass(frozen=True)
 class Prepared:
-    """A batch de-duplicated and folded before any lock is taken (CPU work, no I/O)."""
+    """A batch de-duplicated, folded and turned into statement parameters before any lock is
+    taken (CPU work, no I/O)."""
 
     org_id: str
     size: int
     unique: dict[str, Event]
     optimistic: Folded
+    rows: Rows
 
 
 def prepare(org_id: str, batch: Sequence[Event]) -> Prepared:
@@ -56,11 +93,7 @@ def prepare(org_id: str, batch: Sequence[Event]) -> Prepared:
     # Folded on the bet that no event is stored yet (the usual case); when the bet fails the
     # batch is folded again from the events that are new.
     optimistic = fold(org_id, list(unique.values()))
-    # Rows are written in key order (runs, steps and chunks are sorted where written): two
-    # batches holding the same new events in different orders then never wait on each other
-    # in a cycle, which PostgreSQL would break with a deadlock error.
-    optimistic.events.sort(key=_event_id)
-    return Prepared(org_id, len(batch), unique, optimistic)
+    return Prepared(org_id, len(batch), unique, optimistic, rows_of(optimistic))
 
 
 def ingest(engine: Engine, org_id: str, batch: Sequence[Event], stream_cap: int) -> IngestResult:
@@ -85,22 +118,21 @@ def backoff(attempt: int) -> None:
 
 def write_prepared(conn: Connection, prepared: Prepared, stream_cap: int) -> IngestResult:
     """The writes of `ingest` inside the caller's transaction (group commit shares one)."""
-    folded = prepared.optimistic
-    if not _insert_all_or_nothing(conn, _events_insert_ignore, folded.events):
-        folded = _refold_new(conn, prepared.org_id, prepared.unique, prepared.optimistic)
-        executemany(conn, _EVENTS_INSERT, folded.events)
-    stored_chunks = _write_materialised(conn, folded, stream_cap)
-    notify_runs(conn, prepared.org_id, _changed_runs(folded, stored_chunks))
-    accepted = len(folded.events) + stored_chunks
-    return IngestResult(accepted, prepared.size - accepted, **_finished(folded))
+    rows = prepared.rows
+    if not _insert_all_or_nothing(conn, _events_insert_ignore, rows.events):
+        rows = rows_of(_refold_new(conn, prepared.org_id, prepared.unique, prepared.optimistic))
+        executemany(conn, _EVENTS_INSERT, rows.events)
+    stored_chunks = _write_materialised(conn, rows, stream_cap)
+    notify_runs(conn, prepared.org_id, _changed_runs(rows, stored_chunks))
+    accepted = len(rows.events) + stored_chunks
+    return IngestResult(accepted, prepared.size - accepted, **rows.finished)
 
 
-def _changed_runs(folded: Folded, stored_chunks: int) -> list[str]:
+def _changed_runs(rows: Rows, stored_chunks: int) -> list[str]:
     """Runs with new state or (likely) new output: what live tails are told at commit."""
-    changed = {str(row["run_id"]) for row in folded.events}
-    if stored_chunks:
-        changed.update(chunk.run_id for chunk in folded.chunks.values())
-    return sorted(changed)
+    if not stored_chunks:
+        return rows.event_runs
+    return sorted({*rows.event_runs, *(chunk["run_id"] for chunk in rows.chunks)})
 
 
 def _event_id(row: dict[str, Any]) -> Any:
@@ -118,9 +150,7 @@ def _refold_new(
         clashes = [i for i, fp in known.items() if fp is not None and fp != incoming[i]]
         if clashes:
             raise conflict(clashes, "again")
-    folded = fold(org_id, [e for i, e in unique.items() if i not in known])
-    folded.events.sort(key=_event_id)
-    return folded
+    return fold(org_id, [e for i, e in unique.items() if i not in known])
 
 
 def _insert_all_or_nothing(
@@ -155,17 +185,16 @@ def _known_fingerprints(conn: Connection, org_id: str, ids: list[str]) -> dict[s
     return found
 
 
-def _write_materialised(conn: Connection, folded: Folded, stream_cap: int) -> int:
+def _write_materialised(conn: Connection, rows: Rows, stream_cap: int) -> int:
     """Merge the folded runs, steps and log chunks into the stored ones; returns how many log
     chunks were new."""
-    if not folded.runs:
+    if not rows.runs:
         return 0
-    _upsert_runs(conn, [folded.runs[k] for k in sorted(folded.runs)])
-    if folded.steps:
-        _upsert_steps(conn, [folded.steps[k] for k in sorted(folded.steps)])
-    if not folded.chunks:
+    executemany(conn, _runs_upsert(conn.dialect.name), rows.runs)
+    executemany(conn, _steps_upsert(conn.dialect.name), rows.steps)
+    if not rows.chunks:
         return 0
-    return _write_logs(conn, [folded.chunks[k] for k in sorted(folded.chunks)], stream_cap)
+    return _write_logs(conn, rows.chunks, stream_cap)
 
 
 def _key_cols(row: Any, prefix: str) -> tuple[Any, Any, Any]:
@@ -222,10 +251,6 @@ def _runs_upsert(dialect: str) -> Any:
     return ins.on_conflict_do_update(index_elements=[runs.c.org_id, runs.c.run_id], set_=set_)
 
 
-def _upsert_runs(conn: Connection, rows: list[RunRow]) -> None:
-    executemany(conn, _runs_upsert(conn.dialect.name), [_run_params(r) for r in rows])
-
-
 def _step_params(row: StepRow) -> dict[str, object]:
     params = dict(row.__dict__)
     params.update(_key_values("state", params.pop("state_key")))
@@ -251,26 +276,24 @@ def _steps_upsert(dialect: str) -> Any:
     )
 
 
-def _upsert_steps(conn: Connection, rows: list[StepRow]) -> None:
-    executemany(conn, _steps_upsert(conn.dialect.name), [_step_params(r) for r in rows])
-
-
 StreamKey = tuple[str, str, str]
 
 
-def _write_logs(conn: Connection, chunks: list[LogChunk], cap: int) -> int:
+def _write_logs(conn: Connection, chunks: list[dict[str, Any]], cap: int) -> int:
     """Store new chunks (a (stream, seq) already stored, or inside the gap the cap dropped, is a
     duplicate), keep the per-stream counts, and apply the cap. Returns the chunks stored."""
-    org_id = chunks[0].org_id
-    run_ids = sorted({c.run_id for c in chunks})
+    org_id = chunks[0]["org_id"]
+    run_ids = sorted({c["run_id"] for c in chunks})
     stats = _stream_stats(conn, org_id, run_ids)
-    rows = [
-        {**c.__dict__, "size": len(c.data)}
-        for c in chunks
-        if not _in_dropped_gap(stats.get((c.run_id, c.step_name, c.stream)), c.seq)
-    ]
+    rows = chunks
+    if any(stat[2] is not None for stat in stats.values()):  # the cap dropped some seqs before
+        rows = [
+            c
+            for c in chunks
+            if not _in_dropped_gap(stats.get((c["run_id"], c["step_name"], c["stream"])), c["seq"])
+        ]
     if not _insert_all_or_nothing(conn, _chunks_insert_ignore, rows):
-        present = _present_seqs(conn, org_id, run_ids, sorted({c.seq for c in chunks}))
+        present = _present_seqs(conn, org_id, run_ids, sorted({c["seq"] for c in chunks}))
         rows = [
             r for r in rows if (r["run_id"], r["step_name"], r["stream"], r["seq"]) not in present
         ]
