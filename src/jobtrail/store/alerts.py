@@ -153,6 +153,7 @@ class Due:
     environment: str
     run_id: str | None
     recipients: tuple[str, ...]
+    scheduled_at: int | None = None  # late, missed, too often: the tick concerned (µs)
 
 
 def claim_due(engine: Engine, now: int, lease: int, limit: int = 100) -> tuple[list[Due], bool]:
@@ -193,6 +194,7 @@ def claim_due(engine: Engine, now: int, lease: int, limit: int = 100) -> tuple[l
                     al.c.environment,
                     al.c.run_id,
                     al.c.recipients,
+                    al.c.scheduled_at,
                 )
                 .join(al, and_(al.c.org_id == ad.c.org_id, al.c.alert_key == ad.c.alert_key))
                 .where(ad.c.org_id == org_id, ad.c.alert_key == key, ad.c.channel == channel)
@@ -209,6 +211,7 @@ def claim_due(engine: Engine, now: int, lease: int, limit: int = 100) -> tuple[l
                 row.environment,
                 row.run_id,
                 tuple(orjson.loads(row.recipients)),
+                row.scheduled_at,
             )
         )
     return claimed, len(candidates) == limit

@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from jobtrail.domain.alert_message import AlertContext, render
 from jobtrail.domain.alert_settings import AlertSettings
 from jobtrail.domain.evaluation import Condition, JobSnapshot, RunFacts, evaluate
-from jobtrail.store import alerts, catalog
+from jobtrail.store import alerts, catalog, leases
 from jobtrail.store.logs import StreamRef, read_tail_lines
 from jobtrail.worker.channels import SendFailed, send
 from jobtrail.worker.config import AlertsConfig
@@ -27,6 +27,7 @@ BACKOFF_BASE = 10_000_000  # µs; doubles per attempt
 BACKOFF_MAX = 3600 * 1_000_000
 CLAIM_BATCH = 100
 CLAIM = 120 * 1_000_000  # a claim outlives any attempt; a crashed sender's claim then lapses
+EVALUATED = "alerts-evaluated"  # when the last evaluation round completed (backfill from there)
 
 
 def snapshot(
@@ -76,9 +77,13 @@ class Alerting:
     in_flight: set["Future[None]"] = field(default_factory=set)
 
     def evaluate(self, engine: Engine, now: int) -> int:
+        """One round: raise what holds at `now`, including scheduled ticks that went by since
+        the last completed round (the worker was down); recorded once complete, so a round
+        that failed half-way is judged again, and the store drops repeats by key."""
+        since = leases.marked(engine, EVALUATED)
         definitions = catalog.all_definitions(engine)
         jobs = snapshot(engine, self.config, now, definitions)
-        conditions = evaluate(now, jobs)
+        conditions = evaluate(now, jobs, since)
         known = alerts.known_keys(engine, conditions)
         by_job = {(j.org_id, j.job_name, j.environment): j for j in jobs}
         owners = {
@@ -91,7 +96,9 @@ class Alerting:
             for c in conditions
             if c.key not in known
         ]
-        return alerts.raise_alerts(engine, new, now)
+        raised = alerts.raise_alerts(engine, new, now)
+        leases.mark(engine, EVALUATED, now)
+        return raised
 
     def _new_alert(
         self,

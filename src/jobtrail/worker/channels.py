@@ -19,6 +19,7 @@ import apprise
 import httpx
 import orjson
 
+from jobtrail.domain.timefmt import format_ts
 from jobtrail.store.alerts import Due
 
 TIMEOUT = 10.0  # seconds per attempt: a dead channel costs its own thread this long, no more
@@ -40,6 +41,7 @@ def payload(due: Due) -> dict[str, Any]:
         "environment": due.environment,
         "condition": due.condition,
         "runId": due.run_id,
+        "scheduledAt": None if due.scheduled_at is None else format_ts(due.scheduled_at),
         "owners": list(due.recipients),
         "text": due.message,
     }
