@@ -14,6 +14,7 @@ alert settings and the channels, which hold secrets and so live on the server, n
     type = "webhook"                # JSON POST signed with HMAC-SHA256
     url = "https://hooks.example/jobtrail"
     secret = "..."
+    timeout = 10                    # seconds per attempt (webhook and email; at most 100)
 
     [channels.ops-mail]
     type = "email"                  # to the job's owners
@@ -99,3 +100,7 @@ def _check_channel(path: str, name: str, channel: Any) -> None:
     for key in required[channel["type"]]:
         if not channel.get(key):
             raise ConfigError(f"{where}.{key}: required for a {channel['type']} channel")
+    timeout = channel.get("timeout", 10)
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= 100:
+        # A claim on a delivery lasts 120 s: an attempt must end well before it lapses.
+        raise ConfigError(f"{where}.timeout: seconds per attempt, above 0 and at most 100")
