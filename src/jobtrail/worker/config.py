@@ -33,12 +33,14 @@ alert settings and the channels, which hold secrets and so live on the server, n
 import tomllib
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from jobtrail.domain.alert_settings import (
     AlertSettings,
     AlertSettingsError,
+    check_channels,
     parse_alert_settings,
 )
 
@@ -82,7 +84,26 @@ def load_config(path: str | None) -> AlertsConfig:
     channels = raw.get("channels") or {}
     for name, channel in channels.items():
         _check_channel(path, name, channel)
+    for where, settings in (("defaults", defaults), *per_org.items()):
+        try:
+            check_channels(settings, channels)
+        except AlertSettingsError as exc:
+            prefix = where if where == "defaults" else f"organizations.{where}"
+            raise ConfigError(f"{path}: {prefix}.{exc.field}: {exc.reason}") from None
     return AlertsConfig(defaults, per_org, channels)
+
+
+@lru_cache(maxsize=4)
+def configured_channels(path: str | None) -> frozenset[str] | None:
+    """The channel names of the configuration file, for the API to check the ones definitions
+    name; None without a file (the worker may run apart with its own, so no name is refused)
+    or when it cannot be read (`serve` refuses to start on a bad one)."""
+    if not path:
+        return None
+    try:
+        return frozenset(load_config(path).channels)
+    except ConfigError:
+        return None
 
 
 def _settings(path: str, where: str, raw: Any) -> AlertSettings:
