@@ -91,7 +91,8 @@ def _email(channel: dict[str, Any], due: Due) -> None:
     port = int(channel.get("port", 25))
     with smtplib.SMTP(channel["host"], port, timeout=_timeout(channel)) as smtp:
         if channel.get("starttls"):
-            smtp.starttls(context=ssl.create_default_context())
+            # `cafile`: a CA bundle to trust besides the system's (an internal mail relay).
+            smtp.starttls(context=ssl.create_default_context(cafile=channel.get("cafile")))
         if channel.get("username"):
             smtp.login(channel["username"], channel.get("password", ""))
         smtp.send_message(message)

@@ -22,6 +22,7 @@ alert settings and the channels, which hold secrets and so live on the server, n
     port = 587
     sender = "jobtrail@example"
     starttls = true
+    cafile = "/etc/ssl/internal-ca.pem"   # optional: a CA to trust besides the system's
     username = "..."
     password = "..."
 
@@ -121,6 +122,10 @@ def _check_channel(path: str, name: str, channel: Any) -> None:
     for key in required[channel["type"]]:
         if not channel.get(key):
             raise ConfigError(f"{where}.{key}: required for a {channel['type']} channel")
+    if "cafile" in channel and not (
+        isinstance(channel["cafile"], str) and Path(channel["cafile"]).is_file()
+    ):
+        raise ConfigError(f"{where}.cafile: must be the path of a readable CA bundle (PEM)")
     timeout = channel.get("timeout", 10)
     if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= 100:
         # A claim on a delivery lasts 120 s: an attempt must end well before it lapses.
