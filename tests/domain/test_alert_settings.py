@@ -10,6 +10,7 @@ from jobtrail.domain.alert_settings import (
     CONDITIONS,
     AlertSettings,
     AlertSettingsError,
+    check_channels,
     parse_alert_settings,
 )
 from jobtrail.domain.catalog import next_run, parse_definitions
@@ -76,3 +77,17 @@ def test_next_run_reads_the_schedule_in_its_timezone() -> None:
     assert next_run("0 9 * * *", "Europe/Paris", winter) == datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
     summer = datetime(2026, 7, 1, 10, 0, tzinfo=UTC)
     assert next_run("0 9 * * *", "Europe/Paris", summer) == datetime(2026, 7, 2, 7, 0, tzinfo=UTC)
+
+
+def test_channels_must_be_configured() -> None:
+    check_channels(parse_alert_settings({"channels": ["hook"]}), {"hook", "mail"})
+    check_channels(parse_alert_settings({}), set())  # the defaults' channels apply
+    with pytest.raises(AlertSettingsError) as refused:
+        check_channels(parse_alert_settings({"channels": ["hook", "mial"]}), {"hook", "mail"})
+    assert refused.value.field == "channels"
+    assert refused.value.reason == "'mial' is not a channel configured on the server (hook, mail)"
+    with pytest.raises(InvalidDefinitions, match=r"definitions\[0\]\.alerts\.channels: 'x'"):
+        parse_definitions(
+            {"definitions": [{"jobName": "j", "environment": "e", "alerts": {"channels": "x"}}]},
+            frozenset(),
+        )

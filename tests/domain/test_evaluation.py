@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from jobtrail.domain.alert_settings import CONDITIONS, parse_alert_settings
-from jobtrail.domain.evaluation import Condition, JobSnapshot, RunFacts, evaluate
+from jobtrail.domain.evaluation import BACKFILL_TICKS, Condition, JobSnapshot, RunFacts, evaluate
 from jobtrail.domain.timefmt import to_micros
 
 NOW = to_micros(datetime(2026, 11, 29, 10, 0, tzinfo=UTC))
@@ -148,3 +148,46 @@ def test_keys_are_stable_and_unique(runs: list[tuple[str, int]], later: int) -> 
     for c in again:
         if c.key in keys:
             assert keys[c.key] == (c.condition, c.run_id, c.scheduled_at)
+
+
+def test_ticks_missed_while_no_worker_ran_are_judged_once_back() -> None:
+    """The worker was down from 07:05 to 10:11: each hourly tick whose deadline (10 minutes of
+    grace) it missed is judged, 07:00 to 10:00, not only the latest; 06:00 was judged before."""
+    hourly = "0 * * * *"
+    snapshot = JobSnapshot(
+        **{**job([], hourly, late_after="10m", on=["late", "missed"]).__dict__,
+           "first_seen": NOW - 5 * 60 * MIN},
+    )  # fmt: skip
+    back = NOW + 11 * MIN
+    conditions = evaluate(back, [snapshot], since=NOW - 3 * 60 * MIN + 5 * MIN)
+    late = sorted(c.scheduled_at for c in conditions if c.condition == "late")
+    missed = sorted(c.scheduled_at for c in conditions if c.condition == "missed")
+    hours = [NOW - h * 60 * MIN for h in (3, 2, 1, 0)]  # 07:00 to 10:00
+    assert late == hours
+    assert missed == [h - 60 * MIN for h in hours]
+    # A round right after judges only what it judged already (the store drops repeats by key).
+    again = evaluate(back + MIN, [snapshot], since=back)
+    assert {c.key for c in again} <= {c.key for c in conditions}
+    # Not before the job was first reported, and never more than BACKFILL_TICKS per job.
+    young = JobSnapshot(**{**snapshot.__dict__, "first_seen": NOW - 90 * MIN})
+    assert sorted(
+        c.scheduled_at for c in evaluate(back, [young], since=0) if c.condition == "late"
+    ) == [NOW - 60 * MIN, NOW]
+    minutely = JobSnapshot(**{**snapshot.__dict__, "schedule": "* * * * *", "first_seen": 0})
+    many = [
+        c for c in evaluate(back, [minutely], since=NOW - 10 * 60 * MIN) if c.condition == "late"
+    ]
+    assert len(many) == BACKFILL_TICKS
+
+
+def test_a_late_start_inside_the_grace_is_not_backfilled_as_late() -> None:
+    hourly = "0 * * * *"
+    on_time = [
+        RunFacts(f"r{h}", "SUCCEEDED", NOW - h * 60 * MIN + 9 * MIN, NOW - h * 60 * MIN + 20 * MIN)
+        for h in (0, 1, 2, 3, 4)
+    ]
+    snapshot = JobSnapshot(
+        **{**job(on_time, hourly, late_after="10m", on=["late", "missed"]).__dict__,
+           "first_seen": NOW - 5 * 60 * MIN},
+    )  # fmt: skip
+    assert evaluate(NOW + 30 * MIN, [snapshot], since=NOW - 3 * 60 * MIN) == []

@@ -1,12 +1,18 @@
-"""E-mail reaches the job's owners through a real SMTP server on loopback (aiosmtpd), and an
-Apprise URL delivers to a real loopback `json://` target."""
+"""E-mail reaches the job's owners through a real SMTP server on loopback (aiosmtpd), also over
+STARTTLS with a login (a certificate made in the test by trustme, trusted through the channel's
+`cafile`, refused without it), and an Apprise URL delivers to a real loopback `json://`
+target."""
 
+import ssl
 from collections.abc import Iterator
 from email import message_from_bytes
+from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 from sqlalchemy import Engine
 
 from tests.support import Api, Server, ago, free_port, make_org, simple_run
@@ -17,10 +23,24 @@ from tests.worker.receiver import Receiver
 class Inbox:
     def __init__(self) -> None:
         self.messages: list[tuple[list[str], bytes]] = []
+        self.secure: list[bool] = []  # whether each message came over TLS
+        self.logins: list[bytes] = []
 
-    async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:
+    async def handle_DATA(self, _server: Any, session: Any, envelope: Any) -> str:
         self.messages.append((list(envelope.rcpt_tos), envelope.content))
+        self.secure.append(session.ssl is not None)
         return "250 OK"
+
+    def authenticate(
+        self, _server: Any, _session: Any, _envelope: Any, _mechanism: str, data: Any
+    ) -> AuthResult:
+        ok = isinstance(data, LoginPassword) and (data.login, data.password) == (
+            b"jobtrail",
+            b"s3cret",
+        )
+        if ok:
+            self.logins.append(data.login)
+        return AuthResult(success=ok)
 
 
 @pytest.fixture
@@ -30,6 +50,26 @@ def smtp() -> Iterator[tuple[Inbox, int]]:
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
     yield inbox, port
+    controller.stop()
+
+
+@pytest.fixture
+def tls_smtp(tmp_path: Path) -> Iterator[tuple[Inbox, int, Path]]:
+    """An SMTP server that requires STARTTLS, then a login, with a certificate for 127.0.0.1
+    from a CA made for the test; yields the CA's file for the channel's `cafile`."""
+    ca = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    cafile = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(cafile))
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(
+        inbox, hostname="127.0.0.1", port=port, tls_context=context, require_starttls=True,
+        auth_required=True, authenticator=inbox.authenticate,
+    )  # fmt: skip
+    controller.start()
+    yield inbox, port, cafile
     controller.stop()
 
 
@@ -72,6 +112,46 @@ sender = "jobtrail@acme.example"
         assert b"failed step: run-dbt" in body
         assert b"Database Error" in body
         assert api.get("/alerts/v1/alerts").json()[0]["deliveries"][0]["status"] == "delivered"
+    finally:
+        api.close()
+
+
+def test_email_over_starttls_with_a_login(
+    alert_server: Server,
+    alert_engine: Engine,
+    run_worker: RunWorker,
+    tls_smtp: tuple[Inbox, int, Path],
+) -> None:
+    inbox, port, cafile = tls_smtp
+    api = _failed_job(alert_server, alert_engine, ["ana@acme.example"])
+    channel = f"""
+type = "email"
+host = "127.0.0.1"
+port = {port}
+sender = "jobtrail@acme.example"
+starttls = true
+username = "jobtrail"
+password = "s3cret"
+"""
+    config = f"""
+[defaults]
+on = ["failed"]
+channels = ["mail", "untrusted"]
+[channels.mail]{channel}cafile = "{cafile}"
+[channels.untrusted]{channel}"""
+    try:
+        run_worker(ago(minutes=2), config)
+        [(to, raw)] = inbox.messages
+        assert to == ["ana@acme.example"]
+        assert inbox.secure == [True]
+        assert inbox.logins == [b"jobtrail"]
+        assert message_from_bytes(raw)["Subject"] == "webmodel (prod) failed"
+        [alert] = api.get("/alerts/v1/alerts").json()
+        sent = {d["channel"]: d for d in alert["deliveries"]}
+        assert sent["mail"]["status"] == "delivered"
+        # The certificate is not trusted without the channel's CA: not sent, retried later.
+        assert sent["untrusted"]["status"] == "pending"
+        assert "CERTIFICATE_VERIFY_FAILED" in sent["untrusted"]["lastError"]
     finally:
         api.close()
 

@@ -18,6 +18,7 @@ from jobtrail.store import catalog
 from jobtrail.store.accounts import now_micros
 from jobtrail.wire import paths
 from jobtrail.wire.shapes import DefinitionIn, DefinitionOut, DefinitionsStored
+from jobtrail.worker.config import configured_channels
 
 router = APIRouter(tags=["Catalog"])
 Ctx = Annotated[AppContext, Depends(get_context)]
@@ -48,13 +49,14 @@ _DEFINITION_SCHEMA = TypeAdapter(DefinitionIn).json_schema()
     summary="Report job definitions (schedule, owners, labels, alert settings)",
     description=(
         "Each definition replaces the one stored for its (job, environment). All or nothing: a "
-        "400 names every bad entry's index and field. Needs role `ingest` or `admin`."
+        "400 names every bad entry's index and field (alert `channels` must be configured on "
+        "the server, when it has an alerts configuration). Needs role `ingest` or `admin`."
     ),
 )
 async def put_definitions(
     org_id: OrgId, _claims: Ingester, ctx: Ctx, body: Annotated[Any, Body()] = None
 ) -> Response:
-    definitions = parse_definitions(body)
+    definitions = parse_definitions(body, configured_channels(ctx.settings.alerts_config))
     stored = await run_in_threadpool(
         catalog.put_definitions, ctx.engine, org_id, definitions, now_micros()
     )

@@ -2,6 +2,7 @@
 One parser for both, so a setting the runner accepts is one the server accepts, and every
 mistake names its field."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal
@@ -86,6 +87,18 @@ def parse_alert_settings(raw: Any) -> AlertSettings:
         slow_factor=_factor(raw.get("slow_factor")),
         channels=_names("channels", raw.get("channels")),
     )
+
+
+def check_channels(settings: AlertSettings, known: Iterable[str]) -> None:
+    """Every channel the settings name must be configured on the server (where channels and
+    their secrets live): a misspelt name would otherwise send nothing, silently."""
+    configured = sorted(known)
+    for name in settings.channels or ():
+        if name not in configured:
+            listed = ", ".join(configured) if configured else "none is configured"
+            raise AlertSettingsError(
+                "channels", f"{name!r} is not a channel configured on the server ({listed})"
+            )
 
 
 def _names(field: str, value: Any) -> tuple[str, ...] | None:

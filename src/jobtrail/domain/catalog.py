@@ -9,7 +9,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
 
-from jobtrail.domain.alert_settings import AlertSettings, AlertSettingsError, parse_alert_settings
+from jobtrail.domain.alert_settings import (
+    AlertSettings,
+    AlertSettingsError,
+    check_channels,
+    parse_alert_settings,
+)
 from jobtrail.domain.errors import InvalidDefinitions
 
 MAX_DEFINITIONS = 1000
@@ -68,8 +73,10 @@ def next_run(schedule: str, timezone: str, after: datetime) -> datetime:
     return following.astimezone(UTC)
 
 
-def parse_definitions(body: Any) -> list[JobDefinition]:
-    """`{"definitions": [...]}` → definitions, or one error naming every bad entry's field."""
+def parse_definitions(body: Any, channels: frozenset[str] | None = None) -> list[JobDefinition]:
+    """`{"definitions": [...]}` → definitions, or one error naming every bad entry's field.
+    `channels`: the channels configured on the server, when it knows them; alert settings may
+    name no other."""
     if not isinstance(body, dict) or not isinstance(body.get("definitions"), list):
         raise InvalidDefinitions('The body must be a JSON object {"definitions": [...]}.')
     items = body["definitions"]
@@ -78,7 +85,7 @@ def parse_definitions(body: Any) -> list[JobDefinition]:
     parsed, problems = [], []
     for index, item in enumerate(items):
         try:
-            parsed.append(parse_definition(item))
+            parsed.append(parse_definition(item, channels))
         except _Problem as exc:
             problems.append({"index": index, "field": exc.field, "message": exc.reason})
     if problems:
@@ -96,7 +103,7 @@ class _Problem(ValueError):
         self.reason = reason
 
 
-def parse_definition(item: Any) -> JobDefinition:
+def parse_definition(item: Any, channels: frozenset[str] | None = None) -> JobDefinition:
     if not isinstance(item, dict):
         raise _Problem("definition", "must be an object with jobName and environment")
     unknown = sorted(str(k) for k in item if k not in _KEYS)
@@ -108,6 +115,8 @@ def parse_definition(item: Any) -> JobDefinition:
     timezone = _optional_text(item, "timezone", check_timezone) or "UTC"
     try:
         alerts = parse_alert_settings(item.get("alerts"))
+        if channels is not None:
+            check_channels(alerts, channels)
     except AlertSettingsError as exc:
         raise _Problem(f"alerts.{exc.field}", exc.reason) from None
     scheduled = item.get("scheduled", True)

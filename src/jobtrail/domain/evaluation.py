@@ -23,6 +23,10 @@ SLOW_FACTOR = 3.0  # too_slow default: this times the median of recent successfu
 MIN_HISTORY = 5  # successful runs needed before `auto` and too_slow judge anything
 EARLY = 60_000_000  # a run may start this much before its tick (clock skew) and still count
 _US = 1_000_000
+# Backfill after the worker was down: the ticks whose deadline passed since the previous round
+# are all judged, at most this many per job and this far back (inside the runs' lookback).
+BACKFILL_TICKS = 48
+BACKFILL_SPAN = 24 * 3600 * _US
 
 
 @dataclass(frozen=True)
@@ -64,19 +68,23 @@ class Condition:
     detail: str = ""
 
 
-def evaluate(now: int, jobs: list[JobSnapshot]) -> list[Condition]:
-    """Every condition instance that holds at `now`, filtered by each job's `on` list."""
+def evaluate(now: int, jobs: list[JobSnapshot], since: int | None = None) -> list[Condition]:
+    """Every condition instance that holds at `now`, filtered by each job's `on` list.
+
+    `since`: when the previous round ran. Every scheduled tick whose deadline (tick + grace)
+    passed after it is judged, so ticks that went by while no worker ran are not skipped; the
+    latest tick whose deadline passed is judged in any case."""
     found: list[Condition] = []
     for job in jobs:
         wanted = set(job.settings.on or ())
-        found += [c for c in _job_conditions(now, job) if c.condition in wanted]
+        found += [c for c in _job_conditions(now, job, since) if c.condition in wanted]
     return found
 
 
-def _job_conditions(now: int, job: JobSnapshot) -> Iterator[Condition]:
+def _job_conditions(now: int, job: JobSnapshot, since: int | None) -> Iterator[Condition]:
     yield from _run_conditions(now, job)
     if job.schedule:
-        yield from _schedule_conditions(now, job)
+        yield from _schedule_conditions(now, job, since)
     recovered = _recovered(job)
     if recovered is not None:
         yield recovered
@@ -150,22 +158,25 @@ def _recovered(job: JobSnapshot) -> Condition | None:
     return _make(job, "recovered", last.run_id, run_id=last.run_id, detail="succeeded again")
 
 
-def _schedule_conditions(now: int, job: JobSnapshot) -> Iterator[Condition]:
-    """Late: no run started within the grace after the latest tick whose grace has passed.
-    Missed: no successful run between a tick and the next (plus grace). Too often: more than
-    one run started between two ticks."""
-    assert job.schedule is not None
+def _schedule_conditions(now: int, job: JobSnapshot, since: int | None) -> Iterator[Condition]:
+    """For each judged tick: late when no run started within the grace after it; missed when
+    no run succeeded between the tick before it and it (plus grace); too often when more than
+    one run started in that interval."""
     grace = int((job.settings.late_after or timedelta(0)).total_seconds() * _US)
-    tick = _tick_before(job, now - grace)
-    if tick is not None and tick >= job.first_seen:
-        started = [r for r in job.runs if r.start is not None and tick - EARLY <= r.start]
-        if not any(r.start is not None and r.start <= tick + grace for r in started):
+    for tick in _judged_ticks(job, now, grace, since):
+        if tick < job.first_seen:
+            continue
+        if not any(
+            r.start is not None and tick - EARLY <= r.start <= tick + grace for r in job.runs
+        ):
             detail = f"no run started within {_human(grace)} of {format_ts(tick)}"
             yield _make(job, "late", str(tick), scheduled_at=tick, detail=detail)
-    period = _last_period(job, now - grace)
-    if period is None or period[0] < job.first_seen:
+        yield from _period_conditions(job, _tick_before(job, tick - 1), tick, grace)
+
+
+def _period_conditions(job: JobSnapshot, begin: int, end: int, grace: int) -> Iterator[Condition]:
+    if begin < job.first_seen:
         return
-    begin, end = period
     if not any(
         r.state == "SUCCEEDED" and r.end and begin - EARLY <= r.end <= end + grace for r in job.runs
     ):
@@ -179,7 +190,23 @@ def _schedule_conditions(now: int, job: JobSnapshot) -> Iterator[Condition]:
         yield _make(job, "too_often", str(begin), scheduled_at=begin, detail=detail)
 
 
-def _tick_before(job: JobSnapshot, moment: int) -> int | None:
+def _judged_ticks(job: JobSnapshot, now: int, grace: int, since: int | None) -> list[int]:
+    """The latest tick whose deadline (tick + grace) has passed at `now`, and every earlier one
+    whose deadline passed after `since`, newest first, within the backfill bounds."""
+    tick = _tick_before(job, now - grace)
+    ticks = [tick]
+    if since is None:
+        return ticks
+    lowest = max(since - grace, now - BACKFILL_SPAN, job.first_seen - 1)
+    while len(ticks) < BACKFILL_TICKS:
+        tick = _tick_before(job, tick - 1)
+        if tick <= lowest:
+            break
+        ticks.append(tick)
+    return ticks
+
+
+def _tick_before(job: JobSnapshot, moment: int) -> int:
     """The latest scheduled time at or before `moment` (µs)."""
     assert job.schedule is not None
     return _previous_tick(job.schedule, job.timezone, moment)
@@ -192,15 +219,6 @@ def _previous_tick(schedule: str, timezone: str, moment: int) -> int:
     local = _dt(moment).astimezone(ZoneInfo(timezone)) + timedelta(microseconds=1)
     previous: datetime = croniter(schedule, local).get_prev(datetime)
     return to_micros(previous)
-
-
-def _last_period(job: JobSnapshot, moment: int) -> tuple[int, int] | None:
-    """The latest complete interval between two ticks that ended at or before `moment`."""
-    end = _tick_before(job, moment)
-    if end is None:
-        return None
-    begin = _tick_before(job, end - 1)
-    return None if begin is None else (begin, end)
 
 
 def _dt(us: int) -> datetime:

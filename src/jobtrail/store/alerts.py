@@ -2,7 +2,8 @@
 alerts), raising alerts once by idempotency key with their deliveries (the outbox), claiming
 due deliveries, and listing alerts for the API."""
 
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -153,30 +154,50 @@ class Due:
     environment: str
     run_id: str | None
     recipients: tuple[str, ...]
+    scheduled_at: int | None = None  # late, missed, too often: the tick concerned (µs)
 
 
-def claim_due(engine: Engine, now: int, lease: int, limit: int = 100) -> tuple[list[Due], bool]:
+def claim_due(
+    engine: Engine,
+    now: int,
+    lease: int,
+    limit: int = 100,
+    busy: Mapping[str, int] | None = None,
+    per_channel: int | None = None,
+    channel: str | None = None,
+) -> tuple[list[Due], bool]:
     """Claim up to `limit` due deliveries for `lease` µs: each by a conditional UPDATE that must
-    change one row, so two workers never send the same attempt. Also says whether a full batch
-    was due (more may be left, even when other workers took some of this one)."""
+    change one row, so two workers never send the same attempt. With `per_channel`, no channel
+    gets more than that many claims counting the `busy` ones (its sends already in flight), so
+    one slow channel cannot take every sending thread. Also says whether a full batch was due
+    (more may be left, even when other workers took some of this one). `channel`: only its
+    deliveries."""
+    taken = Counter(busy or {})
+    full = [ch for ch, n in taken.items() if per_channel is not None and n >= per_channel]
     stmt = (
         select(ad.c.org_id, ad.c.alert_key, ad.c.channel)
         .where(ad.c.status == "pending", ad.c.next_attempt_at <= now, ad.c.claimed_until <= now)
         .order_by(ad.c.next_attempt_at)
         .limit(limit)
     )
+    if full:
+        stmt = stmt.where(ad.c.channel.not_in(full))
+    if channel is not None:
+        stmt = stmt.where(ad.c.channel == channel)
     with engine.connect() as conn:
         candidates = list(conn.execute(stmt))
     claimed: list[Due] = []
     for candidate in candidates:
-        org_id, key, channel = str(candidate[0]), str(candidate[1]), str(candidate[2])
+        org_id, key, name = str(candidate[0]), str(candidate[1]), str(candidate[2])
+        if per_channel is not None and taken[name] >= per_channel:
+            continue  # left pending: a later round (or another worker) takes it
         with write_transaction(engine) as conn:
             mine = conn.execute(
                 update(ad)
                 .where(
                     ad.c.org_id == org_id,
                     ad.c.alert_key == key,
-                    ad.c.channel == channel,
+                    ad.c.channel == name,
                     ad.c.status == "pending",
                     ad.c.claimed_until <= now,
                 )
@@ -184,6 +205,7 @@ def claim_due(engine: Engine, now: int, lease: int, limit: int = 100) -> tuple[l
             )
             if mine.rowcount != 1:
                 continue
+            taken[name] += 1
             row = conn.execute(
                 select(
                     ad.c.attempts,
@@ -193,15 +215,16 @@ def claim_due(engine: Engine, now: int, lease: int, limit: int = 100) -> tuple[l
                     al.c.environment,
                     al.c.run_id,
                     al.c.recipients,
+                    al.c.scheduled_at,
                 )
                 .join(al, and_(al.c.org_id == ad.c.org_id, al.c.alert_key == ad.c.alert_key))
-                .where(ad.c.org_id == org_id, ad.c.alert_key == key, ad.c.channel == channel)
+                .where(ad.c.org_id == org_id, ad.c.alert_key == key, ad.c.channel == name)
             ).one()
         claimed.append(
             Due(
                 org_id,
                 key,
-                channel,
+                name,
                 row.attempts,
                 row.message,
                 row.condition,
@@ -209,6 +232,7 @@ def claim_due(engine: Engine, now: int, lease: int, limit: int = 100) -> tuple[l
                 row.environment,
                 row.run_id,
                 tuple(orjson.loads(row.recipients)),
+                row.scheduled_at,
             )
         )
     return claimed, len(candidates) == limit

@@ -4,6 +4,8 @@ of its own so a slow or dead channel never holds up the others, record the outco
 backoff)."""
 
 import logging
+import time
+from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -13,7 +15,7 @@ from sqlalchemy import Engine
 from jobtrail.domain.alert_message import AlertContext, render
 from jobtrail.domain.alert_settings import AlertSettings
 from jobtrail.domain.evaluation import Condition, JobSnapshot, RunFacts, evaluate
-from jobtrail.store import alerts, catalog
+from jobtrail.store import alerts, catalog, leases
 from jobtrail.store.logs import StreamRef, read_tail_lines
 from jobtrail.worker.channels import SendFailed, send
 from jobtrail.worker.config import AlertsConfig
@@ -25,8 +27,11 @@ HISTORY = 20  # successful runs behind `auto` and too_slow
 MAX_ATTEMPTS = 8
 BACKOFF_BASE = 10_000_000  # µs; doubles per attempt
 BACKOFF_MAX = 3600 * 1_000_000
-CLAIM_BATCH = 100
+SENDERS = 16  # sending threads per worker, shared by every channel
+PER_CHANNEL = 4  # sends in flight per channel: a dead channel holds at most these threads
+DRAIN = 30.0  # seconds a sending thread goes on with its channel's next due deliveries
 CLAIM = 120 * 1_000_000  # a claim outlives any attempt; a crashed sender's claim then lapses
+EVALUATED = "alerts-evaluated"  # when the last evaluation round completed (backfill from there)
 
 
 def snapshot(
@@ -72,13 +77,19 @@ class Alerting:
 
     config: AlertsConfig
     public_url: str | None = None
-    pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(16, "alert-send"))
-    in_flight: set["Future[None]"] = field(default_factory=set)
+    pool: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(SENDERS, "alert-send")
+    )
+    in_flight: dict["Future[None]", str] = field(default_factory=dict)  # → its channel
 
     def evaluate(self, engine: Engine, now: int) -> int:
+        """One round: raise what holds at `now`, including scheduled ticks that went by since
+        the last completed round (the worker was down); recorded once complete, so a round
+        that failed half-way is judged again, and the store drops repeats by key."""
+        since = leases.marked(engine, EVALUATED)
         definitions = catalog.all_definitions(engine)
         jobs = snapshot(engine, self.config, now, definitions)
-        conditions = evaluate(now, jobs)
+        conditions = evaluate(now, jobs, since)
         known = alerts.known_keys(engine, conditions)
         by_job = {(j.org_id, j.job_name, j.environment): j for j in jobs}
         owners = {
@@ -91,7 +102,9 @@ class Alerting:
             for c in conditions
             if c.key not in known
         ]
-        return alerts.raise_alerts(engine, new, now)
+        raised = alerts.raise_alerts(engine, new, now)
+        leases.mark(engine, EVALUATED, now)
+        return raised
 
     def _new_alert(
         self,
@@ -118,18 +131,40 @@ class Alerting:
         return alerts.NewAlert(c, message, step, channels, who)
 
     def deliver(self, engine: Engine, now: int) -> int:
-        """Claim due deliveries and start sending each; returns how many were started."""
-        self.in_flight = {f for f in self.in_flight if not f.done()}
+        """Claim due deliveries and start sending each at once; returns how many were started.
+        Only as many are claimed as there are free sending threads, at most PER_CHANNEL in
+        flight per channel: a claimed send never waits in a queue (where its claim could lapse
+        and another round send it again), and a slow or dead channel leaves the threads to the
+        others while its other deliveries stay due. Each thread, its send done, claims the next
+        due delivery of its channel, so a healthy channel's backlog drains without waiting
+        for the next round."""
+        self.in_flight = {f: ch for f, ch in self.in_flight.items() if not f.done()}
+        until = time.monotonic() + DRAIN
         started = 0
-        while True:
-            claimed, full = alerts.claim_due(engine, now, CLAIM, CLAIM_BATCH)
+        while (free := SENDERS - len(self.in_flight)) > 0:
+            busy = Counter(self.in_flight.values())
+            claimed, _ = alerts.claim_due(engine, now, CLAIM, free, busy, PER_CHANNEL)
             for due in claimed:
-                self.in_flight.add(self.pool.submit(self._send, engine, due, now))
+                sending = self.pool.submit(self._send_all, engine, due, now, until)
+                self.in_flight[sending] = due.channel
             started += len(claimed)
-            if not full:  # fewer were due than a batch: none left for this round
-                return started
+            if not claimed:  # nothing more is due that may start now
+                break
+        return started
 
-    def _send(self, engine: Engine, due: alerts.Due, now: int) -> None:
+    def _send_all(self, engine: Engine, due: alerts.Due, now: int, until: float) -> None:
+        """Send `due`, then the channel's next due deliveries one by one, until none is left,
+        a send failed (the channel is likely down: the rest waits for later rounds), or DRAIN
+        has passed (claims made with this round's `now` must not grow stale)."""
+        while True:
+            if not self._send(engine, due, now) or time.monotonic() >= until:
+                return
+            more, _ = alerts.claim_due(engine, now, CLAIM, 1, channel=due.channel)
+            if not more:
+                return
+            due = more[0]
+
+    def _send(self, engine: Engine, due: alerts.Due, now: int) -> bool:
         channel = self.config.channels.get(due.channel)
         try:
             if channel is None:
@@ -141,11 +176,12 @@ class Alerting:
                 retry = now + min(BACKOFF_MAX, BACKOFF_BASE * 2 ** (due.attempts - 1))
             log.warning("alert %s via %s: %s", due.alert_key, due.channel, exc)
             alerts.finish(engine, due, str(exc)[:1000], retry)
-            return
+            return False
         alerts.finish(engine, due, None, None)
+        return True
 
     def wait(self) -> None:
         """Let every send in flight end (for `worker --once` and shutdown)."""
         for future in list(self.in_flight):
             future.result()
-        self.in_flight.clear()
+        self.in_flight = {}

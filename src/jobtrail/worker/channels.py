@@ -19,9 +19,10 @@ import apprise
 import httpx
 import orjson
 
+from jobtrail.domain.timefmt import format_ts
 from jobtrail.store.alerts import Due
 
-TIMEOUT = 10.0  # seconds per attempt: a dead channel costs its own thread this long, no more
+TIMEOUT = 10.0  # seconds per attempt by default (a channel's `timeout` changes it)
 
 
 class SendFailed(Exception):
@@ -40,6 +41,7 @@ def payload(due: Due) -> dict[str, Any]:
         "environment": due.environment,
         "condition": due.condition,
         "runId": due.run_id,
+        "scheduledAt": None if due.scheduled_at is None else format_ts(due.scheduled_at),
         "owners": list(due.recipients),
         "text": due.message,
     }
@@ -71,7 +73,7 @@ def _webhook(channel: dict[str, Any], due: Due) -> None:
     }
     if channel.get("secret"):
         headers["X-Jobtrail-Signature"] = sign(channel["secret"], stamp, body)
-    resp = httpx.post(channel["url"], content=body, headers=headers, timeout=TIMEOUT)
+    resp = httpx.post(channel["url"], content=body, headers=headers, timeout=_timeout(channel))
     if resp.status_code >= 300:
         raise SendFailed(f"the webhook answered {resp.status_code}")
 
@@ -87,12 +89,17 @@ def _email(channel: dict[str, Any], due: Due) -> None:
     message["X-Jobtrail-Idempotency-Key"] = due.alert_key
     message.set_content(due.message)
     port = int(channel.get("port", 25))
-    with smtplib.SMTP(channel["host"], port, timeout=TIMEOUT) as smtp:
+    with smtplib.SMTP(channel["host"], port, timeout=_timeout(channel)) as smtp:
         if channel.get("starttls"):
-            smtp.starttls(context=ssl.create_default_context())
+            # `cafile`: a CA bundle to trust besides the system's (an internal mail relay).
+            smtp.starttls(context=ssl.create_default_context(cafile=channel.get("cafile")))
         if channel.get("username"):
             smtp.login(channel["username"], channel.get("password", ""))
         smtp.send_message(message)
+
+
+def _timeout(channel: dict[str, Any]) -> float:
+    return float(channel.get("timeout", TIMEOUT))
 
 
 def _apprise(channel: dict[str, Any], due: Due) -> None:

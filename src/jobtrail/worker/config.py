@@ -14,6 +14,7 @@ alert settings and the channels, which hold secrets and so live on the server, n
     type = "webhook"                # JSON POST signed with HMAC-SHA256
     url = "https://hooks.example/jobtrail"
     secret = "..."
+    timeout = 10                    # seconds per attempt (webhook and email; at most 100)
 
     [channels.ops-mail]
     type = "email"                  # to the job's owners
@@ -21,6 +22,7 @@ alert settings and the channels, which hold secrets and so live on the server, n
     port = 587
     sender = "jobtrail@example"
     starttls = true
+    cafile = "/etc/ssl/internal-ca.pem"   # optional: a CA to trust besides the system's
     username = "..."
     password = "..."
 
@@ -32,12 +34,14 @@ alert settings and the channels, which hold secrets and so live on the server, n
 import tomllib
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from jobtrail.domain.alert_settings import (
     AlertSettings,
     AlertSettingsError,
+    check_channels,
     parse_alert_settings,
 )
 
@@ -81,7 +85,26 @@ def load_config(path: str | None) -> AlertsConfig:
     channels = raw.get("channels") or {}
     for name, channel in channels.items():
         _check_channel(path, name, channel)
+    for where, settings in (("defaults", defaults), *per_org.items()):
+        try:
+            check_channels(settings, channels)
+        except AlertSettingsError as exc:
+            prefix = where if where == "defaults" else f"organizations.{where}"
+            raise ConfigError(f"{path}: {prefix}.{exc.field}: {exc.reason}") from None
     return AlertsConfig(defaults, per_org, channels)
+
+
+@lru_cache(maxsize=4)
+def configured_channels(path: str | None) -> frozenset[str] | None:
+    """The channel names of the configuration file, for the API to check the ones definitions
+    name; None without a file (the worker may run apart with its own, so no name is refused)
+    or when it cannot be read (`serve` refuses to start on a bad one)."""
+    if not path:
+        return None
+    try:
+        return frozenset(load_config(path).channels)
+    except ConfigError:
+        return None
 
 
 def _settings(path: str, where: str, raw: Any) -> AlertSettings:
@@ -99,3 +122,11 @@ def _check_channel(path: str, name: str, channel: Any) -> None:
     for key in required[channel["type"]]:
         if not channel.get(key):
             raise ConfigError(f"{where}.{key}: required for a {channel['type']} channel")
+    if "cafile" in channel and not (
+        isinstance(channel["cafile"], str) and Path(channel["cafile"]).is_file()
+    ):
+        raise ConfigError(f"{where}.cafile: must be the path of a readable CA bundle (PEM)")
+    timeout = channel.get("timeout", 10)
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= 100:
+        # A claim on a delivery lasts 120 s: an attempt must end well before it lapses.
+        raise ConfigError(f"{where}.timeout: seconds per attempt, above 0 and at most 100")
