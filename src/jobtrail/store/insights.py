@@ -31,7 +31,7 @@ from sqlalchemy import (
 )
 
 from jobtrail.store.queries import LISTING_ORDER, RUN_COLUMNS
-from jobtrail.store.schema import runs, steps
+from jobtrail.store.schema import alert_deliveries, runs, steps
 
 DAY = 86_400_000_000
 FINAL_RUN_STATES = ("SUCCEEDED", "FAILED", "CANCELLED")
@@ -410,3 +410,17 @@ def live_figures(conn: Connection, since: int) -> list[Any]:
     )
     return list(conn.execute(stmt).all())
 
+
+def delivery_figures(conn: Connection) -> list[Any]:
+    """Per organization, channel and status (pending, delivered, failed): alert deliveries and
+    their attempts. Deliveries are kept, and only move from pending to delivered or failed, so
+    the delivered and failed counts only grow."""
+    ad = alert_deliveries.c
+    stmt = select(
+        ad.org_id,
+        ad.channel,
+        ad.status,
+        func.count().label("deliveries"),
+        func.sum(ad.attempts).label("attempts"),
+    ).group_by(ad.org_id, ad.channel, ad.status)
+    return list(conn.execute(stmt).all())
