@@ -10,6 +10,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine
 
+from jobtrail.domain.evaluation import Condition
+from jobtrail.store import accounts
+from jobtrail.store.alerts import NewAlert, claim_due, finish, raise_alerts
 from tests.support import Api, Org, Server, ago, make_org, simple_run, start_server
 
 
@@ -93,5 +96,49 @@ def test_organization_label_only_when_asked(
         labels = {"organization": org.id, "job": "labelled", "environment": "prod"}
         assert _value(samples, "jobtrail_runs_finished_total", **labels, state="SUCCEEDED") == 1
         assert _value(samples, "jobtrail_runs_in_progress", **labels) == 0
+        channel = f"hook-{uuid.uuid4().hex[:6]}"
+        _deliveries(engine, org, {channel: ["delivered"]})
+        labels = {"organization": org.id, "channel": channel, "status": "delivered"}
+        assert _value(_samples(srv), "jobtrail_alert_deliveries_total", **labels) == 1
     finally:
         srv.stop()
+
+
+def _deliveries(engine: Engine, org: Org, outcomes: dict[str, list[str]]) -> None:
+    """One alert per position of the lists, delivered to each channel; each delivery tried once
+    and ending as its channel's list says (delivered, failed, or retry: pending again)."""
+    now = accounts.now_micros()
+    run = uuid.uuid4().hex[:8]
+    count = max(len(v) for v in outcomes.values())
+    alerts = [
+        NewAlert(Condition(org.id, "job", "prod", "failed", f"{run}-{i}"), "failed", None,
+                 tuple(outcomes), ())
+        for i in range(count)
+    ]  # fmt: skip
+    raise_alerts(engine, alerts, now)
+    due, _ = claim_due(engine, now, lease=60_000_000, limit=10_000)
+    for d in due:
+        if d.channel not in outcomes:  # another test's delivery: its claim lapses
+            continue
+        outcome = outcomes[d.channel][int(d.alert_key.rsplit("-", 1)[1])]
+        error = None if outcome == "delivered" else "HTTP 500"
+        finish(engine, d, error, now + 60_000_000 if outcome == "retry" else None)
+
+
+def test_alert_deliveries_by_channel(workers: Server, engine: Engine, org: Org) -> None:
+    hook, mail = f"hook-{uuid.uuid4().hex[:6]}", f"mail-{uuid.uuid4().hex[:6]}"
+    _deliveries(
+        engine,
+        org,
+        {hook: ["delivered", "delivered", "failed"], mail: ["delivered", "retry", "retry"]},
+    )
+    for samples in (_samples(workers), _samples(workers)):
+        total = "jobtrail_alert_deliveries_total"
+        assert _value(samples, total, channel=hook, status="delivered") == 2
+        assert _value(samples, total, channel=hook, status="failed") == 1
+        assert _value(samples, total, channel=mail, status="delivered") == 1
+        assert _value(samples, total, channel=mail, status="failed") is None
+        assert _value(samples, "jobtrail_alert_deliveries_pending", channel=mail) == 2
+        assert _value(samples, "jobtrail_alert_deliveries_pending", channel=hook) is None
+        assert _value(samples, "jobtrail_alert_delivery_attempts_total", channel=hook) == 3
+        assert _value(samples, "jobtrail_alert_delivery_attempts_total", channel=mail) == 3

@@ -13,7 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine
@@ -122,6 +122,47 @@ class StoreCollector(Collector):
                 success.add_metric(list(key), last / MICROS)
         yield running
         yield success
+        yield from self._deliveries()
+
+    def _deliveries(self) -> Iterator[Metric]:
+        """Alert deliveries by channel, as the worker (whichever process it runs in) recorded
+        them in the store: delivered or failed for good (counters), pending (a gauge: waiting
+        for a first try or for a retry), and attempts (counter: retries show as attempts
+        beyond the deliveries)."""
+        org = ["organization"] * self.org_label
+        done = CounterMetricFamily(
+            "jobtrail_alert_deliveries",
+            "Alert deliveries that ended: delivered, or failed after their last retry.",
+            labels=[*org, "channel", "status"],
+        )
+        pending = GaugeMetricFamily(
+            "jobtrail_alert_deliveries_pending",
+            "Alert deliveries not yet delivered (first try or a retry still due).",
+            labels=[*org, "channel"],
+        )
+        attempts = CounterMetricFamily(
+            "jobtrail_alert_delivery_attempts",
+            "Attempts to deliver alerts, failed ones included.",
+            labels=[*org, "channel"],
+        )
+        counts: dict[tuple[str, ...], int] = {}
+        tries: dict[tuple[str, ...], int] = {}
+        with self.engine.connect() as conn:
+            rows = insights.delivery_figures(conn)
+        for r in rows:
+            key = (r.org_id,) * self.org_label + (r.channel,)
+            counts[(*key, r.status)] = counts.get((*key, r.status), 0) + r.deliveries
+            tries[key] = tries.get(key, 0) + int(r.attempts or 0)
+        for key, value in sorted(counts.items()):
+            if key[-1] == "pending":
+                pending.add_metric(list(key[:-1]), value)
+            else:
+                done.add_metric(list(key), value)
+        for key, value in sorted(tries.items()):
+            attempts.add_metric(list(key), value)
+        yield done
+        yield pending
+        yield attempts
 
 
 def scrape(metrics: Metrics, store: StoreCollector) -> bytes:

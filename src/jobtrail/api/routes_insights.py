@@ -16,7 +16,7 @@ from jobtrail.domain.errors import NotFound
 from jobtrail.domain.timefmt import format_duration, format_ts
 from jobtrail.domain.windows import parse_history_window
 from jobtrail.store import insights
-from jobtrail.store.insights import DAY, TOP_STEPS, Scope
+from jobtrail.store.insights import DAY, TOP_STEPS, RecentRun, Scope
 from jobtrail.wire import paths
 from jobtrail.wire.shapes import JobHealth, JobInsight
 
@@ -57,7 +57,7 @@ def _durations(pcts: tuple[float | None, float | None], max_dur: int | None) -> 
     return {"durationP50": _dur(p50), "durationP95": _dur(p95), "durationMax": _dur(max_dur)}
 
 
-def _recent(row: Any) -> dict[str, Any]:
+def _recent(row: RecentRun) -> dict[str, Any]:
     return {
         "runId": row.run_id,
         "state": row.state,
@@ -69,9 +69,7 @@ def _recent(row: Any) -> dict[str, Any]:
 def _job_health(ctx: AppContext, scope: Scope, recent: int) -> list[dict[str, Any]]:
     with ctx.engine.connect() as conn:
         totals = insights.job_totals(conn, scope)
-        recents: dict[str, list[dict[str, Any]]] = {}
-        for row in insights.recent_runs(conn, scope, recent) if recent else []:
-            recents.setdefault(row.job_id, []).append(_recent(row))
+        recents = insights.recent_runs(conn, scope, [t.key for t in totals], recent)
     jobs = [
         {
             "jobId": row.job_id,
@@ -81,11 +79,11 @@ def _job_health(ctx: AppContext, scope: Scope, recent: int) -> list[dict[str, An
             **_durations((row.p50, row.p95), row.max_dur),
             "lastRunStart": _ts(row.last_start),
             "lastSuccess": _ts(row.last_success),
-            "recentRuns": recents.get(row.job_id, []),
+            "recentRuns": [_recent(r) for r in recents.get(row.key, [])],
         }
         for row in totals
     ]
-    return sorted(jobs, key=lambda j: (j["jobName"], j["environment"]))
+    return sorted(jobs, key=lambda j: (j["jobName"], j["environment"], j["jobId"]))
 
 
 def _scope(ctx: AppContext, org_id: str, from_: str | None, to: str | None) -> Scope:

@@ -5,6 +5,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Computed,
     Float,
     Index,
     Integer,
@@ -97,6 +98,15 @@ def _key(prefix: str) -> list[Column[object]]:
     ]
 
 
+# A run's start is its first RUNNING, or its first event for a reporter that sends only end
+# states (SPEC §3.4); its duration runs from there to the final state's event.
+RUN_START = "COALESCE(first_running_ts, first_event_ts)"
+RUN_DURATION = (
+    f"CASE WHEN state IN ('SUCCEEDED', 'FAILED', 'CANCELLED') THEN state_ts - {RUN_START} END"
+)
+
+_JOB_KEY = ("org_id", "job_id", "environment", "job_name")
+
 runs = Table(
     "runs",
     metadata,
@@ -115,9 +125,15 @@ runs = Table(
     Column("first_running_ts", BigInteger),
     *_key("last"),
     Column("last_event_ts", BigInteger, nullable=False),
+    # Derived by the database whenever the row changes (no writer computes them): when the run
+    # started, and how long a final run took. Insights aggregate over these indexed columns.
+    Column("start_ts", BigInteger, Computed(RUN_START)),
+    Column("duration", BigInteger, Computed(RUN_DURATION)),
     Index("ix_runs_retention", "org_id", "last_event_ts"),
-    # Insights of one job (SPEC §3.7).
-    Index("ix_runs_job", "org_id", "job_id", "last_event_ts"),
+    # Insights (SPEC §3.7), both read without touching the table: a job's runs by start (its
+    # newest runs) and by duration (counts, maxima and percentiles in one ordered pass).
+    Index("ix_runs_job", *_JOB_KEY, "start_ts", "run_id", "state", "duration"),
+    Index("ix_runs_durations", *_JOB_KEY, "duration", "start_ts", "state", "state_ts"),
 )
 
 steps = Table(
