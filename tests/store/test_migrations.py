@@ -10,12 +10,15 @@ from sqlalchemy import Engine, inspect
 
 from jobtrail.store import migrate
 from jobtrail.store.dialect import make_engine
+from jobtrail.store.partitions import include_name
 from jobtrail.store.schema import metadata
 
 
 def test_migrations_produce_the_schema_module(engine: Engine) -> None:
     with engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            conn, opts={"compare_type": True, "include_name": include_name}
+        )
         assert compare_metadata(context, metadata) == []
 
 
