@@ -215,3 +215,24 @@ def test_0008_converts_a_store_with_data_and_back(
             conn.commit()
         assert migrate.is_current(engine)
         engine.dispose()
+
+
+def test_a_busy_day_is_dropped_by_a_later_round(pg_engine: Engine) -> None:
+    """A long read holds the table: the DROP gives up after its lock timeout instead of holding
+    up every request behind it, and the next round drops the day."""
+    engine = pg_engine
+    day = partitions.day_start(_us(datetime.now(UTC))) + 100 * partitions.DAY
+    with engine.begin() as conn:
+        for table in partitions.TABLES:
+            partitions.create_day(conn, table, day)
+    reader = engine.connect()
+    reader.begin()
+    reader.execute(select(func.count()).select_from(events))  # holds a lock on every day
+    try:
+        assert partitions.drop_expired(engine, day + partitions.DAY, []) == 0
+        assert _exists(engine, partitions.partition_name("events", day))
+    finally:
+        reader.rollback()
+        reader.close()
+    assert partitions.drop_expired(engine, day + partitions.DAY, []) >= 2
+    assert not _exists(engine, partitions.partition_name("events", day))

@@ -11,17 +11,22 @@ resend) collides as before; `clashes` finds the other case, the same eventId or 
 another timestamp in another day, which ingestion then treats like any known key (a 409 for an
 eventId with other content, a duplicate for a chunk)."""
 
+import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.types import BigInteger, Text
 
 from jobtrail.store.dialect import is_sqlite, write_transaction
 
+log = logging.getLogger("jobtrail.store")
+
 DAY = 86_400_000_000  # µs
+_LOCK_NOT_AVAILABLE = "55P03"
 TABLES = ("events", "log_chunks")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -125,18 +130,22 @@ def drop_expired(engine: Engine, older_than: int, org_ids: Sequence[str]) -> int
         return 0
     limit = _oldest_kept_start(engine, older_than, org_ids)
     drop = [d for d in candidates if limit is None or d + DAY <= limit]
-    count = 0
-    if drop:
+    if not drop:
+        return 0
+    try:
         with write_transaction(engine) as conn:
-            # Never queue for long behind a slow read: the next round tries again.
-            conn.execute(text("SET LOCAL lock_timeout = '10s'"))
-            for table in TABLES:
-                for day in drop:
-                    if day in parts[table]:
-                        conn.execute(text(f"DROP TABLE {partition_name(table, day)}"))
-                        parts[table].remove(day)
-                        count += 1
-    return count
+            # A DROP waits for the reads and writes in flight and holds up those after it:
+            # never for long; the next round tries again.
+            conn.execute(text("SET LOCAL lock_timeout = '2s'"))
+            names = [partition_name(t, d) for t in TABLES for d in drop if d in parts[t]]
+            for name in names:
+                conn.execute(text(f"DROP TABLE {name}"))
+    except OperationalError as exc:
+        if getattr(exc.orig, "sqlstate", None) != _LOCK_NOT_AVAILABLE:
+            raise
+        log.warning("retention: the partitions of %d day(s) were busy; next round", len(drop))
+        return 0
+    return len(names)
 
 
 def _oldest_kept_start(engine: Engine, older_than: int, org_ids: Sequence[str]) -> int | None:
