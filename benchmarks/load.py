@@ -4,7 +4,10 @@ over the last week beside 1,000 small organizations, then
 1. the 96-hour window at the cap over HTTP, p50/p95, beside the raw SQL of the same rows;
 2. ingestion events/s through 1, 2 and 4 server processes (`serve --workers N`);
 3. 50 concurrent clients for 60 s of mixed traffic (listings, runs, steps, logs, small ingest
-   batches): errors (target 0), p50/p99 latency, server RSS before and after (target: flat).
+   batches): errors (target 0), p50/p99 latency, server RSS before and after (target: flat);
+4. what the daily partitions cost and save: the cross-day key check of a 10,000-event batch
+   beside the insert it follows, and retention of one day by DROP of its partitions beside a
+   DELETE of the same rows (rolled back, so the day is there for the DROP).
 
 The store is filled through the store's own ingestion (the server's code path, in process, in
 batches of 10,000) rather than over HTTP, which would take most of the run at 10 million events.
@@ -33,13 +36,16 @@ from sqlalchemy import Engine, text
 
 from jobtrail.domain.batches import parse_batch
 from jobtrail.settings import normalise_db_url
-from jobtrail.store import migrate
-from jobtrail.store.dialect import make_engine
+from jobtrail.store import migrate, partitions
+from jobtrail.store.dialect import executemany, make_engine
 from jobtrail.store.ingest import ingest
+from jobtrail.store.ingest import prepare as prepare_batch
+from jobtrail.store.schema import events as events_table
 from tests.support import Org, Server, event, start_server
 
 STEPS = ("extract", "transform", "publish")
-EVENTS_PER_RUN = 2 + 2 * len(STEPS)  # run RUNNING/SUCCEEDED, each step RUNNING/SUCCEEDED
+# run RUNNING/SUCCEEDED, each step RUNNING/SUCCEEDED, one log chunk
+EVENTS_PER_RUN = 3 + 2 * len(STEPS)
 SMALL_ORGS = 1_000
 CAP = 10_000
 
@@ -53,6 +59,10 @@ def run_events(org_run: int, start: datetime, job: str, env: str) -> list[dict[s
         step = {"name": name, "dependencies": [STEPS[i - 1]] if i else []}
         out.append(event("step", start + (2 * i + 1) * s, key, step=step, state="RUNNING", **kw))
         out.append(event("step", start + (2 * i + 2) * s, key, step=step, state="SUCCEEDED", **kw))
+    line = f"{key} published {job}\n"
+    out.append(
+        event("log", start + 6 * s, key, step="publish", stream="stdout", data=line, seq=0, **kw)
+    )
     out.append(event("run", start + 8 * s, key, state="SUCCEEDED", **kw))
     return out
 
@@ -209,6 +219,64 @@ class Mixed:
             t.join()
 
 
+def key_check_figures(engine: Engine, org: Org, rounds: int = 5) -> str:
+    """The cross-day eventId check (store/partitions.clashes) of a 10,000-event batch, beside
+    the insert of the same rows (one transaction, rolled back) and beside a whole ingest of
+    such a batch (which includes the check)."""
+    now = datetime.now(UTC) - timedelta(hours=2)
+    insert_ms: list[float] = []
+    check_ms: list[float] = []
+    ingest_ms: list[float] = []
+    for i in range(rounds):
+        batch = list(history(10_000 // EVENTS_PER_RUN, 20, timedelta(hours=1), now))
+        rows = prepare_batch(org.id, parse_batch({"events": batch})).optimistic.events
+        with engine.connect() as conn, conn.begin() as tx:
+            began = time.perf_counter()
+            executemany(conn, events_table.insert(), rows)
+            insert_ms.append((time.perf_counter() - began) * 1000)
+            began = time.perf_counter()
+            assert not partitions.clashes(conn, "events", rows)
+            check_ms.append((time.perf_counter() - began) * 1000)
+            tx.rollback()
+        fresh = list(history(10_000 // EVENTS_PER_RUN, 20, timedelta(hours=1), now))
+        for e in fresh:
+            e["runKey"] = f"check-{i}-{e['runKey']}"
+        began = time.perf_counter()
+        ingest(engine, org.id, parse_batch({"events": fresh}), 16 << 20)
+        ingest_ms.append((time.perf_counter() - began) * 1000)
+    check, insert, whole = (percentile(v, 50) for v in (check_ms, insert_ms, ingest_ms))
+    return (
+        f"cross-day eventId check of {len(rows):,} state events: p50 {check:.0f} ms, beside "
+        f"their bare insert p50 {insert:.0f} ms ({check / insert:.2f}x) and a whole ingest of "
+        f"{len(batch):,} events p50 {whole:.0f} ms ({check / whole:.0%} of it; {rounds} rounds)"
+    )
+
+
+def retention_figures(engine: Engine) -> str:
+    """One full day of both partitioned tables: DELETE of its rows (rolled back) vs DROP."""
+    day = partitions.day_start(int(time.time() * 1_000_000)) - 3 * partitions.DAY
+    bounds = {"lo": day, "hi": day + partitions.DAY}
+    deleted = 0
+    began = time.perf_counter()
+    with engine.connect() as conn, conn.begin() as tx:
+        for table in partitions.TABLES:
+            deleted += conn.execute(
+                text(f"DELETE FROM {table} WHERE ts >= :lo AND ts < :hi"), bounds
+            ).rowcount
+        tx.rollback()
+    delete_s = time.perf_counter() - began
+    began = time.perf_counter()
+    with engine.connect() as conn, conn.begin():
+        for table in partitions.TABLES:
+            conn.execute(text(f"DROP TABLE {partitions.partition_name(table, day)}"))
+    drop_s = time.perf_counter() - began
+    return (
+        f"retention of one day ({deleted:,} event and log chunk rows): DROP of its partitions "
+        f"{drop_s * 1000:.0f} ms, DELETE of the same rows {delete_s * 1000:.0f} ms "
+        f"({delete_s / drop_s:,.0f}x)"
+    )
+
+
 def recent_run_ids(engine: Engine, org_id: str, limit: int = 2000) -> list[str]:
     with engine.connect() as conn:
         rows = conn.execute(
@@ -277,7 +345,8 @@ def main() -> None:
             )
             for label, count in sorted(mixed.errors.items()):
                 print(f"    {count} x {label}")
-            print("  retention of a day's partition vs DELETE: needs time partitioning (not yet)")
+            print("  " + key_check_figures(engine, big))
+            print("  " + retention_figures(engine))
             engine.dispose()
 
 

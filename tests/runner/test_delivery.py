@@ -9,8 +9,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
+from jobtrail.runner.delivery import LINGER, MAX_RETRY_AFTER, Delivery
+from jobtrail.runner.sinks import HttpSink
+from jobtrail.store.schema import events
 from tests.runner.conftest import (
     JobRun,
     StartJob,
@@ -20,7 +23,7 @@ from tests.runner.conftest import (
     stored_ids_and_chunks,
 )
 from tests.runner.gateway import HANG, Gateway
-from tests.support import Api, Org, Server, ingest_env
+from tests.support import Api, Org, Server, ago, event, ingest_env
 
 SPEC = """
 steps:
@@ -105,3 +108,38 @@ def test_a_hanging_server_does_not_hold_up_timeouts(
     (failed,) = [e for e in job.emitted() if e["kind"] == "step" and e["state"] == "FAILED"]
     assert "timed out" in failed["message"]
     assert list((tmp_path / "spool").glob("*.jsonl"))  # what could not go out is kept
+
+
+@pytest.mark.parametrize(
+    "gateway",
+    [
+        [
+            (503, {"Retry-After": "7"}),
+            (429, {"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}),  # a date already past
+            (503, {"Retry-After": "3600"}),
+            503,
+        ]
+    ],
+    indirect=True,
+)
+def test_the_runner_waits_as_long_as_retry_after_says(
+    gateway: Gateway, engine: Engine, org: Org
+) -> None:
+    """A 503 or 429 with `Retry-After` (seconds or an HTTP date) sets the pause before the next
+    attempt, capped; without one the runner keeps its own backoff. The pauses are recorded by an
+    injected wait, not slept through."""
+    key = org.keys["ingest"]
+    pauses: list[float] = []
+    sink = HttpSink(gateway.url, org.id, key.key.key_id, key.secret)
+    delivery = Delivery(sink, None, wait=pauses.append).start()
+    sent = [event("run", ago(minutes=1), "retry-after", state="RUNNING")]
+    for item in sent:
+        delivery.emit(item)
+    assert delivery.close(60)
+    # The last had no Retry-After: the own backoff, doubled from 0.25 at each failure.
+    assert pauses == [7.0, LINGER, MAX_RETRY_AFTER, 2.0]
+    answered = [status for method, path, status in gateway.seen if path.endswith("/events")]
+    assert answered == [503, 429, 503, 503, 200]
+    with engine.connect() as conn:
+        stored = conn.execute(select(events.c.event_id).where(events.c.org_id == org.id)).scalars()
+        assert set(stored) == {e["eventId"] for e in sent}

@@ -16,13 +16,16 @@ from jobtrail.settings import normalise_db_url
 from jobtrail.store import migrate
 from jobtrail.store.dialect import make_engine
 from jobtrail.store.ingest import ingest
+from jobtrail.store.partitions import include_name
 from jobtrail.store.schema import metadata, runs
 from tests.conftest import fresh_database
 
 
 def test_migrations_produce_the_schema_module(engine: Engine) -> None:
     with engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            conn, opts={"compare_type": True, "include_name": include_name}
+        )
         assert compare_metadata(context, metadata) == []
 
 

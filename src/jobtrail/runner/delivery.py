@@ -20,6 +20,7 @@ MAX_BYTES = 1024 * 1024  # per request: small enough to keep the runner lean
 LINGER = 0.2  # how long an idle loop waits before checking the spool again
 BATCH_WINDOW = 0.1  # how long a batch waits for more events after its first
 MAX_BACKOFF = 10.0
+MAX_RETRY_AFTER = 120.0  # the longest wait a server's `Retry-After` can impose
 ABORT_GRACE = 1.0  # how long `close` waits for a request in flight once it gives up
 MAX_PENDING = 2 * 1024 * 1024  # queued bytes before the steps' pumps pause (`emit` waits at 2x)
 
@@ -29,7 +30,11 @@ def _size(event: dict[str, Any]) -> int:
 
 
 class Delivery:
-    def __init__(self, sink: Sink, spool: Spool | None) -> None:
+    def __init__(
+        self, sink: Sink, spool: Spool | None, wait: Callable[[float], object] | None = None
+    ) -> None:
+        """`wait` pauses between attempts (by default until `close` gives up): tests inject
+        one to see the pauses without sleeping through them."""
         self._sink = sink
         self._spool = spool
         self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue()  # None: the end
@@ -41,6 +46,8 @@ class Delivery:
         self._pending = 0
         self._room = threading.Condition()
         self._thread = threading.Thread(target=self._loop, name="jobtrail-delivery", daemon=True)
+        self._pause = wait or self._abort.wait
+        self._told: float | None = None  # the Retry-After of the last failure, if any
 
     def start(self) -> "Delivery":
         self._thread.start()
@@ -141,7 +148,10 @@ class Delivery:
         return batch
 
     def _wait(self, seconds: float) -> None:
-        self._abort.wait(seconds)
+        self._pause(seconds)
+
+    def _failed(self, exc: RetryLater) -> None:
+        self._told = exc.retry_after
 
     def _loop(self) -> None:
         backoff = 0.25
@@ -158,15 +168,19 @@ class Delivery:
             self._inflight = []
             if ok:
                 backoff = 0.25
-            else:
-                self._wait(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF)
+                continue
+            told, self._told = self._told, None
+            # The server's Retry-After when it gave one (a rate limit, an outage it knows the
+            # length of; never a busy loop on `0`), else our own exponential backoff.
+            self._wait(backoff if told is None else min(max(told, LINGER), MAX_RETRY_AFTER))
+            backoff = min(backoff * 2, MAX_BACKOFF)
 
     def _direct(self, batch: list[dict[str, Any]]) -> bool:
         try:
             _send(self._sink, batch)
             return True
         except RetryLater as exc:
+            self._failed(exc)
             log.warning("delivery failed (%s); spooling", exc)
             if self._spool is not None:
                 self._spool.append(batch)
@@ -181,6 +195,7 @@ class Delivery:
             drained = _drain(self._spool, self._sink, writer_gone=False, stop=self._abort.is_set)
             return drained is not None
         except RetryLater as exc:
+            self._failed(exc)
             log.warning("delivery still failing (%s)", exc)
             return False
 

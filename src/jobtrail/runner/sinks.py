@@ -8,12 +8,18 @@ from typing import Any, Protocol
 import httpcore
 import orjson
 
-from jobtrail.client.core import Request, Token, token_request, utc_now
+from jobtrail.client.core import Request, Token, retry_after, token_request, utc_now
 from jobtrail.wire import paths
 
 
 class RetryLater(Exception):
-    """The destination cannot take the batch now (unreachable, 429, 5xx): try again later."""
+    """The destination cannot take the batch now (unreachable, 429, 5xx): try again later, after
+    `retry_after` seconds when the server said so (its `Retry-After`), else on the runner's own
+    backoff."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class KeyRefused(RetryLater):
@@ -112,7 +118,9 @@ class HttpSink:
         except _UNREACHABLE as exc:
             raise RetryLater(f"cannot reach the server: {type(exc).__name__} {exc}") from exc
         if resp.status == 429 or resp.status >= 500:
-            raise RetryLater(f"the server answered {resp.status}")
+            header = next((v for k, v in resp.headers if k.lower() == b"retry-after"), None)
+            told = retry_after(header.decode("latin-1") if header else None, utc_now())
+            raise RetryLater(f"the server answered {resp.status}", told)
         return resp.status, resp.content
 
     def _authorised(self, method: str, path: str, body: bytes) -> tuple[int, bytes]:

@@ -17,6 +17,7 @@ from jobtrail.domain.materialise import Folded, LogChunk, RunRow, StepRow, fold
 from jobtrail.domain.states import is_terminal
 from jobtrail.store.dialect import executemany, insert, is_retryable, write_transaction
 from jobtrail.store.notify import notify_runs
+from jobtrail.store.partitions import clashes
 from jobtrail.store.schema import events, log_chunks, log_streams, runs, steps
 
 _EVENTS_INSERT = events.insert()
@@ -119,7 +120,7 @@ def backoff(attempt: int) -> None:
 def write_prepared(conn: Connection, prepared: Prepared, stream_cap: int) -> IngestResult:
     """The writes of `ingest` inside the caller's transaction (group commit shares one)."""
     rows = prepared.rows
-    if not _insert_all_or_nothing(conn, _events_insert_ignore, rows.events):
+    if not _insert_all_or_nothing(conn, _events_insert_ignore, rows.events, "events"):
         rows = rows_of(_refold_new(conn, prepared.org_id, prepared.unique, prepared.optimistic))
         executemany(conn, _EVENTS_INSERT, rows.events)
     stored_chunks = _write_materialised(conn, rows, stream_cap)
@@ -154,14 +155,16 @@ def _refold_new(
 
 
 def _insert_all_or_nothing(
-    conn: Connection, statement: Callable[[str], Any], rows: Sequence[dict[str, Any]]
+    conn: Connection, statement: Callable[[str], Any], rows: Sequence[dict[str, Any]], table: str
 ) -> bool:
     """Insert the rows if none of them is stored yet (the usual case, one statement); else
-    change nothing and say False, so the caller takes the slower, exact path."""
+    change nothing and say False, so the caller takes the slower, exact path. On PostgreSQL a
+    key stored in another day's partition is not a conflict of the insert: `clashes` asks."""
     if not rows:
         return True
     savepoint = conn.begin_nested()
-    if executemany(conn, statement(conn.dialect.name), rows) == len(rows):
+    inserted = executemany(conn, statement(conn.dialect.name), rows)
+    if inserted == len(rows) and not clashes(conn, table, rows):
         savepoint.commit()
         return True
     savepoint.rollback()
@@ -292,7 +295,7 @@ def _write_logs(conn: Connection, chunks: list[dict[str, Any]], cap: int) -> int
             for c in chunks
             if not _in_dropped_gap(stats.get((c["run_id"], c["step_name"], c["stream"])), c["seq"])
         ]
-    if not _insert_all_or_nothing(conn, _chunks_insert_ignore, rows):
+    if not _insert_all_or_nothing(conn, _chunks_insert_ignore, rows, "log_chunks"):
         present = _present_seqs(conn, org_id, run_ids, sorted({c["seq"] for c in chunks}))
         rows = [
             r for r in rows if (r["run_id"], r["step_name"], r["stream"], r["seq"]) not in present

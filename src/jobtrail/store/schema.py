@@ -65,7 +65,9 @@ rate_buckets = Table(
     Column("updated_at", BigInteger, nullable=False),
 )
 
-# State changes of runs and steps (log events are kept as log chunks only).
+# State changes of runs and steps (log events are kept as log chunks only). On PostgreSQL this
+# and log_chunks are partitioned by day on `ts`, and their primary keys then also hold `ts`
+# (migration 0008, store/partitions.py); SQLite keeps these keys as they are written here.
 events = Table(
     "events",
     metadata,
@@ -163,6 +165,8 @@ log_chunks = Table(
     Column("seq", BigInteger, primary_key=True, autoincrement=False),
     Column("size", Integer, nullable=False),
     Column("data", LargeBinary, nullable=False),
+    # The timestamp of the log event that carried the chunk: its day's partition on PostgreSQL.
+    Column("ts", BigInteger, nullable=False),
 )
 
 log_streams = Table(

@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
 from jobtrail.settings import Settings
-from jobtrail.store import leases, retention
+from jobtrail.store import leases, partitions, retention
 from jobtrail.store.dialect import is_unavailable
 from jobtrail.worker.alerting import Alerting
 from jobtrail.worker.config import load_config
@@ -45,10 +45,24 @@ def retention_task(settings: Settings) -> Task:
     return Task("retention", settings.prune_interval, prune)
 
 
+PARTITIONS_AHEAD = timedelta(days=3)
+
+
+def partitions_task(settings: Settings) -> Task:
+    """Create the daily partitions (PostgreSQL) of every day ingestion may write to, from the
+    retention's start to a few days ahead, so rows seldom land in the default partition."""
+
+    def ensure(engine: Engine, now: int) -> int:
+        return partitions.ensure(engine, now, settings.retention, PARTITIONS_AHEAD)
+
+    return Task("partitions", settings.prune_interval, ensure)
+
+
 def default_tasks(settings: Settings) -> list[Task]:
     alerting = Alerting(load_config(settings.alerts_config), settings.public_url)
     poll = timedelta(seconds=settings.worker_poll)
     return [
+        partitions_task(settings),
         retention_task(settings),
         Task("alerts-evaluate", settings.alerts_interval, alerting.evaluate),
         Task("alerts-deliver", poll, alerting.deliver, leased=False, settle=alerting.wait),
