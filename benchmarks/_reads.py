@@ -26,9 +26,16 @@ def _lines(name: str, stream: str, count: int) -> list[str]:
 
 
 def run_events(
-    run_key: str, start: datetime, *, job: str = "bench", env: str = "prod", lines: int = LINES
+    run_key: str,
+    start: datetime,
+    *,
+    job: str = "bench",
+    env: str = "prod",
+    lines: int = LINES,
+    chunks: tuple[int, int] = (CHUNKS, CHUNKS),
 ) -> list[dict[str, Any]]:
-    """One run of a five-step DAG; each step writes `lines` lines on stdout and on stderr."""
+    """One run of a five-step DAG; each step writes `lines` lines on stdout and on stderr, in
+    `chunks` log events (stdout's, stderr's)."""
     kw: dict[str, Any] = {"job": job, "env": env}
     s = timedelta(seconds=1)
     out = [event("run", start, run_key, state="RUNNING", **kw)]
@@ -36,9 +43,9 @@ def run_events(
         t = start + (10 * i + 1) * s
         step = {"name": name, "dependencies": [STEPS[i - 1]] if i else []}
         out.append(event("step", t, run_key, step=step, state="RUNNING", attempt=1, **kw))
-        for stream in ("stdout", "stderr"):
+        for stream, pieces in zip(("stdout", "stderr"), chunks, strict=True):
             text = _lines(name, stream, lines)
-            per = max(1, len(text) // CHUNKS)
+            per = -(-len(text) // pieces)
             for seq, at in enumerate(range(0, len(text), per)):
                 data = "".join(text[at : at + per])
                 out.append(

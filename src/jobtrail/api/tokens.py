@@ -1,12 +1,30 @@
 """Signed bearer tokens (JWT, HS256) carrying organization, key id, role and expiry."""
 
+import sys
 import time
 import uuid
 from dataclasses import dataclass
 
-import jwt
-
 from jobtrail.domain.errors import Unauthorized
+
+
+def _import_jwt() -> None:
+    """PyJWT loads `cryptography` whenever it is installed (about 10 MB in every server
+    process), for asymmetric algorithms jobtrail never uses: its tokens are HS256, which PyJWT
+    signs with the standard library. jobtrail does not depend on cryptography (only a test tool
+    installs it), so PyJWT is imported as if it were absent; cryptography itself still imports
+    normally afterwards for anything that wants it."""
+    if "jwt" in sys.modules or "cryptography" in sys.modules:
+        return
+    sys.modules["cryptography"] = None  # type: ignore[assignment]  # import raises: absent
+    try:
+        import jwt  # noqa: F401
+    finally:
+        del sys.modules["cryptography"]
+
+
+_import_jwt()
+import jwt  # noqa: E402
 
 _ALGORITHM = "HS256"
 _ISSUER = "jobtrail"

@@ -6,7 +6,6 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 
-import psycopg
 from sqlalchemy import Connection, Engine, text
 
 log = logging.getLogger("jobtrail.store")
@@ -50,6 +49,8 @@ class Listener:
         self._thread.join(5)
 
     def _run(self) -> None:
+        import psycopg  # here: a server on SQLite never loads it
+
         while not self._stop.is_set():
             try:
                 self._listen()
@@ -60,6 +61,8 @@ class Listener:
                 self._stop.wait(1)
 
     def _listen(self) -> None:
+        import psycopg
+
         with psycopg.connect(self._dsn, autocommit=True, connect_timeout=5) as conn:
             conn.execute(f"LISTEN {CHANNEL}")
             self.listening.set()

@@ -15,8 +15,6 @@ import time
 from email.message import EmailMessage
 from typing import Any
 
-import apprise
-import httpx
 import orjson
 
 from jobtrail.domain.timefmt import format_ts
@@ -73,6 +71,8 @@ def _webhook(channel: dict[str, Any], due: Due) -> None:
     }
     if channel.get("secret"):
         headers["X-Jobtrail-Signature"] = sign(channel["secret"], stamp, body)
+    import httpx  # here, as apprise below: a server without such channels never loads them
+
     resp = httpx.post(channel["url"], content=body, headers=headers, timeout=_timeout(channel))
     if resp.status_code >= 300:
         raise SendFailed(f"the webhook answered {resp.status_code}")
@@ -103,6 +103,8 @@ def _timeout(channel: dict[str, Any]) -> float:
 
 
 def _apprise(channel: dict[str, Any], due: Due) -> None:
+    import apprise
+
     notifier = apprise.Apprise()
     for url in channel["urls"]:
         if not notifier.add(url):
