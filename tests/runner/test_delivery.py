@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
+from jobtrail.wire import paths
 from tests.runner.conftest import (
     JobRun,
     StartJob,
@@ -58,7 +59,9 @@ def test_backoff_and_token_reminting_lose_and_double_nothing(
         "talk": "SUCCEEDED",
         "after": "SUCCEEDED",
     }
-    text = reader.get(f"/jobs/v1/runs/{job.run_id}/steps/talk/logs/stdout").text
+    text = reader.get(
+        reader.at(paths.LOGS, runId=job.run_id, stepName="talk", stream="stdout")
+    ).text
     assert text == "".join(f"line {i}\n" for i in range(1, 7))
 
 
