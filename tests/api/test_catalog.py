@@ -10,22 +10,21 @@ from typing import Any
 
 import httpx
 
+from jobtrail.wire import paths
 from tests.runner.conftest import jobtrail
 from tests.support import Api, Org, Server, ingest_env
-
-PATH = "/jobs/v1/definitions"
 
 
 def put(api: Api, *definitions: dict[str, Any]) -> httpx.Response:
     return api.http.put(
-        api.prefix + PATH,
+        api.at(paths.DEFINITIONS),
         json={"definitions": list(definitions)},
         headers={"Authorization": f"Bearer {api.token}"},
     )
 
 
 def listed(api: Api) -> dict[tuple[str, str], dict[str, Any]]:
-    resp = api.get(PATH)
+    resp = api.get(api.at(paths.DEFINITIONS))
     assert resp.status_code == 200, resp.text
     return {(d["jobName"], d["environment"]): d for d in resp.json()}
 
@@ -79,7 +78,7 @@ def test_bad_definitions_are_refused_whole(api: Api, reader: Api) -> None:
         assert named in resp.json()["message"]
     for body in (b"not json", b'{"definitions": 3}', b"[]"):
         resp = api.http.put(
-            api.prefix + PATH,
+            api.at(paths.DEFINITIONS),
             content=body,
             headers={"Authorization": f"Bearer {api.token}", "Content-Type": "application/json"},
         )
@@ -93,7 +92,7 @@ def test_roles_and_organizations(api: Api, reader: Api, make_api: Any, outsider:
     assert put(reader, definition).status_code == 403
     assert put(make_api(outsider, "ingest"), definition).status_code == 200
     assert listed(reader) == {}
-    assert api.http.get(api.prefix + PATH).status_code == 401
+    assert api.http.get(api.at(paths.DEFINITIONS)).status_code == 401
 
 
 def test_run_reports_its_definition(tmp_path: Path, server: Server, org: Org, reader: Api) -> None:

@@ -8,8 +8,9 @@ import pytest
 from sqlalchemy import Engine
 
 from jobtrail.store import accounts
+from jobtrail.wire import paths
 from tests.conftest import MakeApi
-from tests.support import BASE, Org, Server
+from tests.support import Org, Server
 
 FIELDS = {"keyId", "name", "role", "kind", "createdAt", "lastUsedAt", "expiresAt", "revokedAt"}
 
@@ -19,14 +20,15 @@ def _token(server: Server, org_id: str, body: dict[str, Any]) -> httpx.Response:
     kind = body["kind"]
     if kind == "v3":
         headers["X-API-Key-ID"] = body["keyId"]
-    url = f"{server.url}{BASE}/organizations/{org_id}/credentials/{kind}/token"
+    template = paths.TOKEN_V3 if kind == "v3" else paths.TOKEN_V2
+    url = server.url + paths.fill(template, organizationId=org_id)
     return httpx.get(url, headers=headers)
 
 
 def test_create_list_and_revoke(server: Server, make_api: MakeApi, org: Org) -> None:
     admin = make_api(org, "admin")
     resp = admin.post(
-        "/keys/v1/keys", json={"role": "read", "name": "console", "expiresIn": "P90D"}
+        admin.at(paths.KEYS), json={"role": "read", "name": "console", "expiresIn": "P90D"}
     )
     assert resp.status_code == 201, resp.text
     created = resp.json()
@@ -40,7 +42,7 @@ def test_create_list_and_revoke(server: Server, make_api: MakeApi, org: Org) -> 
     assert created["revokedAt"] is None
     assert _token(server, org.id, created).status_code == 200
 
-    listed = admin.get("/keys/v1/keys").json()
+    listed = admin.get(admin.at(paths.KEYS)).json()
     assert isinstance(listed, list)
     assert all(set(k) == FIELDS for k in listed)
     mine = {k["keyId"]: k for k in listed}[created["keyId"]]
@@ -50,24 +52,20 @@ def test_create_list_and_revoke(server: Server, make_api: MakeApi, org: Org) -> 
 
     assert (
         admin.http.delete(
-            _key_path(admin.prefix, created["keyId"]), headers=_auth(admin)
+            admin.at(paths.KEY, keyId=created["keyId"]), headers=_auth(admin)
         ).status_code
         == 204
     )
     assert _token(server, org.id, created).status_code == 401
-    again = {k["keyId"]: k for k in admin.get("/keys/v1/keys").json()}[created["keyId"]]
+    again = {k["keyId"]: k for k in admin.get(admin.at(paths.KEYS)).json()}[created["keyId"]]
     assert again["revokedAt"] is not None
     # Revoking again changes nothing and still answers 204.
     assert (
         admin.http.delete(
-            _key_path(admin.prefix, created["keyId"]), headers=_auth(admin)
+            admin.at(paths.KEY, keyId=created["keyId"]), headers=_auth(admin)
         ).status_code
         == 204
     )
-
-
-def _key_path(prefix: str, key_id: str) -> str:
-    return f"{prefix}/keys/v1/keys/{key_id}"
 
 
 def _auth(api: Any) -> dict[str, str]:
@@ -78,7 +76,8 @@ def _auth(api: Any) -> dict[str, str]:
 def test_a_key_that_may_ingest_comes_with_its_openlineage_value(
     server: Server, make_api: MakeApi, org: Org, role: str
 ) -> None:
-    body = make_api(org, "admin").post("/keys/v1/keys", json={"role": role}).json()
+    admin = make_api(org, "admin")
+    body = admin.post(admin.at(paths.KEYS), json={"role": role}).json()
     if role in ("ingest", "admin"):  # both may post OpenLineage events
         assert body["openLineageApiKey"] == f"{body['keyId']}.{body['key']}"
     else:
@@ -88,7 +87,8 @@ def test_a_key_that_may_ingest_comes_with_its_openlineage_value(
 
 
 def test_a_v2_key_is_exchanged_at_v2_only(server: Server, make_api: MakeApi, org: Org) -> None:
-    body = make_api(org, "admin").post("/keys/v1/keys", json={"role": "read", "kind": "v2"}).json()
+    admin = make_api(org, "admin")
+    body = admin.post(admin.at(paths.KEYS), json={"role": "read", "kind": "v2"}).json()
     assert body["kind"] == "v2"
     assert _token(server, org.id, body).status_code == 200
     assert _token(server, org.id, {**body, "kind": "v3"}).status_code == 401
@@ -111,12 +111,12 @@ def test_bad_requests_are_400_and_create_nothing(
     make_api: MakeApi, org: Org, body: dict[str, Any]
 ) -> None:
     admin = make_api(org, "admin")
-    before = admin.get("/keys/v1/keys").json()
-    resp = admin.post("/keys/v1/keys", json=body)
+    before = admin.get(admin.at(paths.KEYS)).json()
+    resp = admin.post(admin.at(paths.KEYS), json=body)
     assert resp.status_code == 400, resp.text
     assert resp.json()["error"] == "bad_request"
     assert resp.json()["message"]
-    assert admin.get("/keys/v1/keys").json() == before
+    assert admin.get(admin.at(paths.KEYS)).json() == before
 
 
 def test_keys_of_another_organization_are_out_of_reach(
@@ -124,7 +124,7 @@ def test_keys_of_another_organization_are_out_of_reach(
 ) -> None:
     admin = make_api(org, "admin")
     theirs = outsider.keys["read"].key.key_id
-    resp = admin.http.delete(_key_path(admin.prefix, theirs), headers=_auth(admin))
+    resp = admin.http.delete(admin.at(paths.KEY, keyId=theirs), headers=_auth(admin))
     assert resp.status_code == 404
     assert resp.json()["error"] == "not_found"
     assert (
@@ -135,8 +135,8 @@ def test_keys_of_another_organization_are_out_of_reach(
         ).status_code
         == 200
     )
-    assert theirs not in {k["keyId"] for k in admin.get("/keys/v1/keys").json()}
-    unknown = admin.http.delete(_key_path(admin.prefix, "no-such-key"), headers=_auth(admin))
+    assert theirs not in {k["keyId"] for k in admin.get(admin.at(paths.KEYS)).json()}
+    unknown = admin.http.delete(admin.at(paths.KEY, keyId="no-such-key"), headers=_auth(admin))
     assert unknown.status_code == 404
 
 

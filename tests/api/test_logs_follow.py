@@ -5,6 +5,7 @@ woken by LISTEN/NOTIFY; SQLite polls every 0.5 s."""
 import threading
 import time
 
+from jobtrail.wire import paths
 from tests.support import Api, ago, event
 
 
@@ -26,7 +27,7 @@ def test_follow_sends_new_output_and_ends_with_the_step(api: Api) -> None:
     done = threading.Event()
 
     def tail() -> None:
-        path = f"{api.prefix}/jobs/v1/runs/{run['runId']}/steps/s/logs/stdout"
+        path = api.at(paths.LOGS, runId=run["runId"], stepName="s", stream="stdout")
         headers = {"Authorization": f"Bearer {api.token}"}
         with api.http.stream("GET", path, params={"follow": "true"}, headers=headers) as resp:
             for part in resp.iter_raw():
@@ -74,7 +75,7 @@ def test_follow_of_an_ended_step_returns_at_once(api: Api) -> None:
         ]
     )
     (run,) = api.runs("PT-1H", "PT0S").json()
-    path = f"/jobs/v1/runs/{run['runId']}/steps/s/logs/stdout"
+    path = api.at(paths.LOGS, runId=run["runId"], stepName="s", stream="stdout")
     began = time.monotonic()
     resp = api.get(path, params={"follow": "true", "tail": 1})
     assert resp.text == "y\n"

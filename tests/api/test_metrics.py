@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from jobtrail.domain.evaluation import Condition
 from jobtrail.store import accounts
 from jobtrail.store.alerts import NewAlert, claim_due, finish, raise_alerts
+from jobtrail.wire import paths
 from tests.support import Api, Org, Server, ago, make_org, simple_run, start_server
 
 
@@ -53,10 +54,10 @@ def test_metrics_under_two_workers(workers: Server, engine: Engine) -> None:
     apis[3].ingest(sent[0])  # the same events again: duplicates, nothing counted twice
     running = simple_run(ago(minutes=5), "live", job=job)[:2]
     apis[1].ingest(running)
-    bad = apis[2].post("/jobs/v1/events", json={"events": [{"kind": "nope"}]})
+    bad = apis[2].post(apis[2].at(paths.EVENTS), json={"events": [{"kind": "nope"}]})
     assert bad.status_code == 400
     conflict = {**sent[1][0], "state": "FAILED"}  # a stored eventId with other content
-    assert apis[2].post("/jobs/v1/events", json={"events": [conflict]}).status_code == 409
+    assert apis[2].post(apis[2].at(paths.EVENTS), json={"events": [conflict]}).status_code == 409
     for api in apis:
         api.close()
     # Every scrape, whichever worker answers it, sees the sum of both workers' series.

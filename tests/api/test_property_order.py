@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine
 
 from jobtrail.domain import identity
+from jobtrail.wire import paths
 from tests.conftest import MakeApi
 from tests.support import Api, Org, ago, event, make_org
 
@@ -67,10 +68,12 @@ def _output(api: Api) -> bytes:
     for run_key in ("r1", "r2"):
         job = identity.job_id(api.org.id, "prod", "webmodel")
         run_id = identity.run_id(api.org.id, job, run_key)
-        parts.append(api.get(f"/jobs/v1/runs/{run_id}").content)
+        parts.append(api.get(api.at(paths.RUN, runId=run_id)).content)
         for step in ("a", "b"):
-            parts.append(api.get(f"/jobs/v1/runs/{run_id}/steps/{step}").content)
-            parts.append(api.get(f"/jobs/v1/runs/{run_id}/steps/{step}/logs/stdout").content)
+            parts.append(api.get(api.at(paths.STEP, runId=run_id, stepName=step)).content)
+            parts.append(
+                api.get(api.at(paths.LOGS, runId=run_id, stepName=step, stream="stdout")).content
+            )
         parts.append(run_id.encode())
     out = b"\n".join(parts)
     for run_key in ("r1", "r2"):

@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import Engine
 
 from jobtrail.store.ratelimit import read_levels
-from tests.support import BASE, Api, Org, Server, make_org, start_server
+from jobtrail.wire import paths
+from tests.support import Api, Org, Server, make_org, start_server
 
 BURST = 10
 LIMITS = {
@@ -95,6 +96,6 @@ def test_other_organizations_and_open_endpoints_are_not_limited(
     minted = Api(two_servers[1], busy, "admin")
     assert minted.token
     assert httpx.get(f"{two_servers[0].url}/healthz").status_code == 200
-    assert httpx.get(f"{two_servers[0].url}{BASE}/openapi.json").status_code == 200
+    assert httpx.get(two_servers[0].url + paths.OPENAPI).status_code == 200
     for client in (api, other, minted):
         client.close()

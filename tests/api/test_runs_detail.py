@@ -1,9 +1,8 @@
 """One run, its steps, one step, and the full-log endpoint."""
 
-from urllib.parse import quote
-
 import pytest
 
+from jobtrail.wire import paths
 from tests.support import Api, ago, event, simple_run
 
 
@@ -15,13 +14,13 @@ def _run_id(api: Api) -> str:
 def test_run_with_steps_and_dependencies(api: Api) -> None:
     api.ingest(simple_run(ago(hours=1), "r", fail=True))
     run_id = _run_id(api)
-    run = api.get(f"/jobs/v1/runs/{run_id}").json()
+    run = api.get(api.at(paths.RUN, runId=run_id)).json()
     assert run["state"] == "FAILED"
     assert [(s["name"], s["state"], s["dependencies"]) for s in run["steps"]] == [
         ("git-clone-cache", "SUCCEEDED", []),
         ("run-dbt", "FAILED", ["git-clone-cache"]),
     ]
-    steps = api.get(f"/jobs/v1/runs/{run_id}/steps").json()
+    steps = api.get(api.at(paths.STEPS, runId=run_id)).json()
     assert steps == run["steps"]
     dbt = steps[1]
     assert dbt["exitCode"] == 2
@@ -32,7 +31,7 @@ def test_run_with_steps_and_dependencies(api: Api) -> None:
 def test_step_detail_has_logs_message_and_history(api: Api) -> None:
     api.ingest(simple_run(ago(hours=1), "r", fail=True))
     run_id = _run_id(api)
-    detail = api.get(f"/jobs/v1/runs/{run_id}/steps/run-dbt").json()
+    detail = api.get(api.at(paths.STEP, runId=run_id, stepName="run-dbt")).json()
     assert detail["stdout"] == "1 of 2 OK\n"
     assert detail["stderr"] == "Database Error\n"
     assert detail["message"] == "Database Error in model x"
@@ -55,7 +54,7 @@ def test_step_detail_keeps_the_most_recent_mebibyte(api: Api) -> None:
     for ev in events:
         api.ingest([ev])
     run_id = _run_id(api)
-    detail = api.get(f"/jobs/v1/runs/{run_id}/steps/noisy").json()
+    detail = api.get(api.at(paths.STEP, runId=run_id, stepName="noisy")).json()
     total = sum(len(e["data"].encode()) for e in events[1:])
     assert detail["stdoutBytes"] == total
     assert detail["stdoutTruncated"] is True
@@ -75,7 +74,7 @@ def test_full_log_offset_limit_and_tail(api: Api) -> None:
     ]
     api.ingest(events)
     run_id = _run_id(api)
-    path = f"/jobs/v1/runs/{run_id}/steps/s/logs/stdout"
+    path = api.at(paths.LOGS, runId=run_id, stepName="s", stream="stdout")
     full = "".join(lines)
     whole = api.get(path)
     assert whole.status_code == 200
@@ -88,22 +87,24 @@ def test_full_log_offset_limit_and_tail(api: Api) -> None:
     assert api.get(path, params={"tail": 3}).text == "".join(lines[-3:])
     assert api.get(path, params={"tail": 0}).text == ""
     assert api.get(path, params={"tail": 1000}).text == full
-    assert api.get(f"/jobs/v1/runs/{run_id}/steps/s/logs/stderr").text == ""
+    assert api.get(api.at(paths.LOGS, runId=run_id, stepName="s", stream="stderr")).text == ""
     assert api.get(path, params={"tail": 3, "offset": 1}).status_code == 400
     assert api.get(path, params={"offset": -1}).status_code == 400
-    assert api.get(f"/jobs/v1/runs/{run_id}/steps/s/logs/stdlog").status_code == 400
+    assert (
+        api.get(api.at(paths.LOGS, runId=run_id, stepName="s", stream="stdlog")).status_code == 400
+    )
 
 
 @pytest.mark.parametrize("name", ["dbt model: orders (v2)", "ümlaut ✓", "a?b#c%d", "x" * 200, "  "])
 def test_odd_step_names_round_trip_url_encoded(api: Api, name: str) -> None:
     ev = event("step", ago(minutes=1), "odd", step={"name": name}, state="RUNNING")
-    resp = api.post("/jobs/v1/events", json={"events": [ev]})
+    resp = api.post(api.at(paths.EVENTS), json={"events": [ev]})
     if name.strip() != name:
         assert resp.status_code == 400
         return
     assert resp.status_code == 200, resp.text
     run_id = _run_id(api)
-    detail = api.get(f"/jobs/v1/runs/{run_id}/steps/{quote(name, safe='')}")
+    detail = api.get(api.at(paths.STEP, runId=run_id, stepName=name))
     assert detail.status_code == 200
     assert detail.json()["name"] == name
 
@@ -112,14 +113,14 @@ def test_unknown_ids_are_404(api: Api) -> None:
     api.ingest(simple_run(ago(hours=1), "r"))
     run_id = _run_id(api)
     for path in [
-        "/jobs/v1/runs/0000000000000000",
-        "/jobs/v1/runs/0000000000000000/steps",
-        "/jobs/v1/runs/0000000000000000/steps/run-dbt",
-        f"/jobs/v1/runs/{run_id}/steps/nope",
-        f"/jobs/v1/runs/{run_id}/steps/nope/logs/stdout",
-        f"/jobs/v1/runs/{run_id}/steps/{quote('a/b', safe='')}",
-        f"/jobs/v1/runs/{run_id}/steps/{'z' * 5000}",
-        "/jobs/v1/nothing-here",
+        api.at(paths.RUN, runId="0000000000000000"),
+        api.at(paths.STEPS, runId="0000000000000000"),
+        api.at(paths.STEP, runId="0000000000000000", stepName="run-dbt"),
+        api.at(paths.STEP, runId=run_id, stepName="nope"),
+        api.at(paths.LOGS, runId=run_id, stepName="nope", stream="stdout"),
+        api.at(paths.STEP, runId=run_id, stepName="a/b"),
+        api.at(paths.STEP, runId=run_id, stepName="z" * 5000),
+        "/jobs/v1/nothing-here",  # no such route
     ]:
         resp = api.get(path)
         assert resp.status_code in (404, 400), (path, resp.status_code)
@@ -140,7 +141,7 @@ def test_materialisation_rule_on_equal_timestamps(api: Api) -> None:
     )
     (run,) = api.runs("PT-1H", "PT0S").json()
     assert run["state"] == "CANCELLED"
-    detail = api.get(f"/jobs/v1/runs/{run['runId']}/steps/s").json()
+    detail = api.get(api.at(paths.STEP, runId=run["runId"], stepName="s")).json()
     assert detail["state"] == "FAILED"
 
 
@@ -153,7 +154,7 @@ def test_dependencies_kept_when_left_out(api: Api) -> None:
         ]
     )
     (run,) = api.runs("PT-1H", "PT0S").json()
-    (step,) = api.get(f"/jobs/v1/runs/{run['runId']}/steps").json()
+    (step,) = api.get(api.at(paths.STEPS, runId=run["runId"])).json()
     assert step["dependencies"] == ["a"]
     assert step["state"] == "SUCCEEDED"
 
@@ -174,13 +175,13 @@ def test_a_run_carries_an_etag_that_answers_304_until_it_changes(api: Api) -> No
     events = simple_run(ago(hours=1), "etag")
     api.ingest(events[:2])
     run_id = api.runs().json()[0]["runId"]
-    first = api.get(f"/jobs/v1/runs/{run_id}")
+    first = api.get(api.at(paths.RUN, runId=run_id))
     etag = first.headers["etag"]
-    same = api.get(f"/jobs/v1/runs/{run_id}", headers={"If-None-Match": etag})
+    same = api.get(api.at(paths.RUN, runId=run_id), headers={"If-None-Match": etag})
     assert same.status_code == 304
     assert same.content == b""
     api.ingest(events[2:])
-    changed = api.get(f"/jobs/v1/runs/{run_id}", headers={"If-None-Match": etag})
+    changed = api.get(api.at(paths.RUN, runId=run_id), headers={"If-None-Match": etag})
     assert changed.status_code == 200
     assert changed.json()["state"] == "SUCCEEDED"
     assert changed.headers["etag"] != etag

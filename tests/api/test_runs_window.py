@@ -4,6 +4,7 @@ from datetime import timedelta, timezone
 
 import pytest
 
+from jobtrail.wire import paths
 from tests.support import Api, ago, iso, simple_run
 
 
@@ -65,7 +66,7 @@ def test_an_offset_window_is_the_same_instants_as_utc(api: Api) -> None:
 
 
 def test_missing_parameters_are_400(api: Api) -> None:
-    resp = api.get("/jobs/v1/runs")
+    resp = api.get(api.at(paths.RUNS))
     assert resp.status_code == 400
     assert "required" in resp.json()["message"]
 

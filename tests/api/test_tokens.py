@@ -9,14 +9,14 @@ import pytest
 from sqlalchemy import Engine
 
 from jobtrail.store import accounts
+from jobtrail.wire import paths
 from tests.conftest import MakeApi
-from tests.support import BASE, SECRET, Org, Server
+from tests.support import SECRET, Org, Server
 
 
 def _v3(server: Server, org_id: str, headers: dict[str, str]) -> httpx.Response:
-    return httpx.get(
-        f"{server.url}{BASE}/organizations/{org_id}/credentials/v3/token", headers=headers
-    )
+    url = server.url + paths.fill(paths.TOKEN_V3, organizationId=org_id)
+    return httpx.get(url, headers=headers)
 
 
 def _assert_error(resp: httpx.Response, status: int, code: str) -> None:
@@ -43,7 +43,7 @@ def test_v3_token_with_case_insensitive_headers(server: Server, org: Org) -> Non
 
 def test_v2_token_with_key_alone(server: Server, engine: Engine, org: Org) -> None:
     legacy = accounts.create_key(engine, org.id, "read", v2=True)
-    url = f"{server.url}{BASE}/organizations/{org.id}/credentials/v2/token"
+    url = server.url + paths.fill(paths.TOKEN_V2, organizationId=org.id)
     resp = httpx.get(url, headers={"X-API-Key": legacy.secret})
     assert resp.status_code == 200
     assert resp.json()["accessToken"]
@@ -151,7 +151,7 @@ def test_bad_authorization_is_401(
             payload, "another-secret-" + "y" * 40, algorithm="HS256"
         )
     headers = {"Authorization": authorization} if authorization else {}
-    url = f"{server.url}{BASE}/organizations/{org.id}/jobs/v1/runs?from=PT-1H&to=PT0S"
+    url = server.url + paths.fill(paths.RUNS, organizationId=org.id) + "?from=PT-1H&to=PT0S"
     resp = httpx.get(url, headers=headers)
     _assert_error(resp, 401, "unauthorized")
     assert resp.headers["www-authenticate"] == "Bearer", why
@@ -161,16 +161,16 @@ def test_token_of_org_a_is_403_on_every_org_b_path(
     make_api: MakeApi, org: Org, outsider: Org
 ) -> None:
     api = make_api(org, "admin")
-    other = f"{BASE}/organizations/{outsider.id}"
-    paths = [
-        ("GET", f"{other}/jobs/v1/runs?from=PT-1H&to=PT0S"),
-        ("GET", f"{other}/jobs/v1/runs/abc"),
-        ("GET", f"{other}/jobs/v1/runs/abc/steps"),
-        ("GET", f"{other}/jobs/v1/runs/abc/steps/run-dbt"),
-        ("GET", f"{other}/jobs/v1/runs/abc/steps/run-dbt/logs/stdout"),
-        ("POST", f"{other}/jobs/v1/events"),
+    ids = {"organizationId": outsider.id, "runId": "abc", "stepName": "run-dbt"}
+    targets = [
+        ("GET", paths.fill(paths.RUNS, **ids) + "?from=PT-1H&to=PT0S"),
+        ("GET", paths.fill(paths.RUN, **ids)),
+        ("GET", paths.fill(paths.STEPS, **ids)),
+        ("GET", paths.fill(paths.STEP, **ids)),
+        ("GET", paths.fill(paths.LOGS, **ids, stream="stdout")),
+        ("POST", paths.fill(paths.EVENTS, **ids)),
     ]
-    for method, path in paths:
+    for method, path in targets:
         resp = api.http.request(
             method, path, headers={"Authorization": f"Bearer {api.token}"}, json={"events": []}
         )
@@ -179,7 +179,9 @@ def test_token_of_org_a_is_403_on_every_org_b_path(
 
 def test_read_token_cannot_ingest(make_api: MakeApi, org: Org) -> None:
     api = make_api(org, "read")
-    resp = api.post("/jobs/v1/events", json={"events": []})
+    resp = api.post(api.at(paths.EVENTS), json={"events": []})
     _assert_error(resp, 403, "forbidden")
-    assert make_api(org, "ingest").post("/jobs/v1/events", json={"events": []}).status_code == 200
-    assert make_api(org, "admin").post("/jobs/v1/events", json={"events": []}).status_code == 200
+    assert (
+        make_api(org, "ingest").post(api.at(paths.EVENTS), json={"events": []}).status_code == 200
+    )
+    assert make_api(org, "admin").post(api.at(paths.EVENTS), json={"events": []}).status_code == 200

@@ -13,6 +13,7 @@ from sqlalchemy import Engine, select
 
 from jobtrail.domain import identity
 from jobtrail.store.schema import events, log_chunks
+from jobtrail.wire import paths
 from tests.support import Api, Org, Server, free_port, ingest_env
 
 
@@ -70,7 +71,7 @@ def start_job(tmp_path: Path, org: Org) -> Iterator[StartJob]:
 
 
 def steps_by_name(api: Api, run_id: str) -> dict[str, dict[str, Any]]:
-    return {s["name"]: s for s in api.get(f"/jobs/v1/runs/{run_id}/steps").json()}
+    return {s["name"]: s for s in api.get(api.at(paths.STEPS, runId=run_id)).json()}
 
 
 OFFLINE_SPEC = (

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from jobtrail.runner.agent import Agent
+from jobtrail.wire import paths
 from tests.runner.conftest import jobtrail, run_offline
 from tests.runner.gateway import HANG, Gateway
 from tests.support import Api, Org, Server, ingest_env
@@ -105,10 +106,10 @@ def test_delivers_the_spools_that_ended_runs_left(
     once the server answers, without anyone calling `jobtrail flush`."""
     _jobs, start, _log = agent
     run_id = run_offline(tmp_path, ingest_env(org, JOBTRAIL_SPOOL=str(tmp_path / "spool")), "k")
-    assert reader.get(f"/jobs/v1/runs/{run_id}").status_code == 404
+    assert reader.get(reader.at(paths.RUN, runId=run_id)).status_code == 404
     proc = start()
-    assert _wait_for(lambda: reader.get(f"/jobs/v1/runs/{run_id}").status_code == 200)
-    assert reader.get(f"/jobs/v1/runs/{run_id}").json()["state"] == "SUCCEEDED"
+    assert _wait_for(lambda: reader.get(reader.at(paths.RUN, runId=run_id)).status_code == 200)
+    assert reader.get(reader.at(paths.RUN, runId=run_id)).json()["state"] == "SUCCEEDED"
     assert _wait_for(lambda: not list((tmp_path / "spool").iterdir()))
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(60) == 0

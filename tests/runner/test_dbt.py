@@ -19,6 +19,7 @@ import pytest
 
 from jobtrail.domain import identity
 from jobtrail.runner.dbt import dbt_executable
+from jobtrail.wire import paths
 from tests.runner.conftest import steps_by_name
 from tests.support import Api, free_port
 
@@ -117,7 +118,9 @@ def ingest(api: Api, job: Job) -> dict[str, dict[str, Any]]:
 
 
 def detail(api: Api, steps: dict[str, dict[str, Any]], name: str) -> dict[str, Any]:
-    body: dict[str, Any] = api.get(f"/jobs/v1/runs/{steps['']['runId']}/steps/{name}").json()
+    body: dict[str, Any] = api.get(
+        api.at(paths.STEP, runId=steps[""]["runId"], stepName=name)
+    ).json()
     return body
 
 

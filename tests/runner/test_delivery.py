@@ -14,6 +14,7 @@ from sqlalchemy import Engine, select
 from jobtrail.runner.delivery import LINGER, MAX_RETRY_AFTER, Delivery
 from jobtrail.runner.sinks import HttpSink
 from jobtrail.store.schema import events
+from jobtrail.wire import paths
 from tests.runner.conftest import (
     JobRun,
     StartJob,
@@ -61,7 +62,9 @@ def test_backoff_and_token_reminting_lose_and_double_nothing(
         "talk": "SUCCEEDED",
         "after": "SUCCEEDED",
     }
-    text = reader.get(f"/jobs/v1/runs/{job.run_id}/steps/talk/logs/stdout").text
+    text = reader.get(
+        reader.at(paths.LOGS, runId=job.run_id, stepName="talk", stream="stdout")
+    ).text
     assert text == "".join(f"line {i}\n" for i in range(1, 7))
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from jobtrail.domain import identity
 from jobtrail.runner.spool import spools_in
+from jobtrail.wire import paths
 from tests.runner.conftest import OFFLINE_SPEC, jobtrail, run_offline, steps_by_name
 from tests.support import Api, Org, Server, ingest_env
 
@@ -21,7 +22,7 @@ def test_flush_delivers_what_an_outage_left(
     assert flush.stdout.startswith("delivered ")
     assert list((tmp_path / "spool").iterdir()) == []  # spool, offset and lock files all gone
     assert steps_by_name(reader, run_id)["s"]["state"] == "SUCCEEDED"
-    out = reader.get(f"/jobs/v1/runs/{run_id}/steps/s/logs/stdout").text
+    out = reader.get(reader.at(paths.LOGS, runId=run_id, stepName="s", stream="stdout")).text
     assert out.startswith(str(tmp_path / "runs"))
 
 
@@ -30,7 +31,7 @@ def test_a_refused_key_keeps_the_events_for_a_later_flush(
 ) -> None:
     good = ingest_env(org, JOBTRAIL_SPOOL=str(tmp_path / "spool"))
     run_id = run_offline(tmp_path, {**good, "JOBTRAIL_API_KEY": "wrong"}, "k2", server.url)
-    assert reader.get(f"/jobs/v1/runs/{run_id}").status_code == 404  # nothing got through
+    assert reader.get(reader.at(paths.RUN, runId=run_id)).status_code == 404  # nothing got through
     flush = jobtrail("flush", "--server", server.url, env=good)
     assert flush.returncode == 0, flush.stderr
     assert steps_by_name(reader, run_id)["s"]["state"] == "SUCCEEDED"
@@ -47,7 +48,7 @@ def test_flush_leaves_a_spool_that_a_live_run_holds(
     assert flush.returncode == 0, flush.stderr
     assert "1 spools left to the runs still writing them" in flush.stdout
     assert held.pending()
-    assert reader.get(f"/jobs/v1/runs/{run_id}").status_code == 404
+    assert reader.get(reader.at(paths.RUN, runId=run_id)).status_code == 404
     held.release()
     assert jobtrail("flush", "--server", server.url, env=env).returncode == 0
     assert not held.path.exists()
@@ -91,7 +92,7 @@ def test_a_key_of_the_wrong_role_keeps_the_events_and_says_which_role(
     assert "jobtrail flush" in run.stderr
     assert list((tmp_path / "spool").glob("*.jsonl"))
     run_id = identity.run_id(org.id, identity.job_id(org.id, "test", "offline"), "k5")
-    assert reader.get(f"/jobs/v1/runs/{run_id}").status_code == 404
+    assert reader.get(reader.at(paths.RUN, runId=run_id)).status_code == 404
     flush = jobtrail("flush", "--server", server.url, env=good)
     assert flush.returncode == 0, flush.stderr
     assert steps_by_name(reader, run_id)["s"]["state"] == "SUCCEEDED"

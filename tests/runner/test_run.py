@@ -13,12 +13,13 @@ from jobtrail.runner.dbt import command as dbt_command
 from jobtrail.runner.events import EventFactory
 from jobtrail.runner.executor import RunExecutor, RunOptions
 from jobtrail.runner.spec import parse_spec
+from jobtrail.wire import paths
 from tests.runner.conftest import StartJob, jobtrail, steps_by_name
 from tests.support import Api, Org, Server, ingest_env, run_on_own_loop
 
 
 def _history(api: Api, run_id: str, step: str) -> list[tuple[str, int | None]]:
-    detail = api.get(f"/jobs/v1/runs/{run_id}/steps/{step}").json()
+    detail = api.get(api.at(paths.STEP, runId=run_id, stepName=step)).json()
     return [(h["state"], h["attempt"]) for h in detail["stateHistory"]]
 
 
@@ -36,7 +37,7 @@ steps:
 """
     job = start_job(spec, server)
     assert job.wait() == 1
-    run = reader.get(f"/jobs/v1/runs/{job.run_id}").json()
+    run = reader.get(reader.at(paths.RUN, runId=job.run_id)).json()
     assert run["state"] == "FAILED"
     steps = steps_by_name(reader, job.run_id)
     assert {n: s["state"] for n, s in steps.items()} == {
@@ -82,9 +83,9 @@ def test_streams_are_separate_ordered_and_whole(
     )  # ~2 MB at once, then the process exits immediately
     job = start_job(f"steps:\n  - {{name: noisy, run: 'python3 {script}'}}\n", server)
     assert job.wait() == 0
-    path = f"/jobs/v1/runs/{job.run_id}/steps/noisy/logs"
-    out = reader.get(f"{path}/stdout").text
-    err = reader.get(f"{path}/stderr").text
+    ids = {"runId": job.run_id, "stepName": "noisy"}
+    out = reader.get(reader.at(paths.LOGS, **ids, stream="stdout")).text
+    err = reader.get(reader.at(paths.LOGS, **ids, stream="stderr")).text
     assert out == "".join(f"out {i}\n" for i in range(200000)) + "last é line"
     assert err == "".join(f"err {i}\n" for i in range(3000))
 
@@ -106,7 +107,7 @@ steps:
     while time.monotonic() < deadline and _alive(pid):
         time.sleep(0.05)
     assert not _alive(pid)
-    detail = reader.get(f"/jobs/v1/runs/{job.run_id}/steps/slow").json()
+    detail = reader.get(reader.at(paths.STEP, runId=job.run_id, stepName="slow")).json()
     assert detail["state"] == "FAILED"
     assert "timed out" in detail["message"]
 
@@ -159,7 +160,7 @@ steps:
         time.sleep(0.05)
     job.proc.send_signal(signal.SIGTERM)
     assert job.wait(60) != 0
-    run = reader.get(f"/jobs/v1/runs/{job.run_id}").json()
+    run = reader.get(reader.at(paths.RUN, runId=job.run_id)).json()
     assert run["state"] == "CANCELLED"
     steps = steps_by_name(reader, job.run_id)
     assert steps["long"]["state"] == "CANCELLED"
@@ -177,8 +178,8 @@ steps:
 """
     job = start_job(spec, server)
     assert job.wait() == 1
-    assert reader.get(f"/jobs/v1/runs/{job.run_id}").json()["state"] == "FAILED"
-    detail = reader.get(f"/jobs/v1/runs/{job.run_id}/steps/lost").json()
+    assert reader.get(reader.at(paths.RUN, runId=job.run_id)).json()["state"] == "FAILED"
+    detail = reader.get(reader.at(paths.STEP, runId=job.run_id, stepName="lost")).json()
     assert detail["state"] == "FAILED"
     assert detail["message"].startswith("could not start: No such file or directory")
     assert "no-such-folder" in detail["stderr"]
@@ -238,7 +239,7 @@ def test_a_signal_while_a_step_is_starting_still_cancels(
         )
         job = start_job(spec, server)
         assert job.wait(30) == 1
-        assert reader.get(f"/jobs/v1/runs/{job.run_id}").json()["state"] == "CANCELLED"
+        assert reader.get(reader.at(paths.RUN, runId=job.run_id)).json()["state"] == "CANCELLED"
         assert not _alive(int(pid_file.read_text()))
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from jobtrail.wire import paths
 from tests.runner.conftest import (
     StartJob,
     emitted_ids_and_chunks,
@@ -25,10 +26,10 @@ steps:
 
 def _view(api: Api, run_id: str) -> dict[str, Any]:
     """What the API shows, minus times and ids."""
-    run = api.get(f"/jobs/v1/runs/{run_id}").json()
+    run = api.get(api.at(paths.RUN, runId=run_id)).json()
     steps = steps_by_name(api, run_id)
     logs = {
-        (name, stream): api.get(f"/jobs/v1/runs/{run_id}/steps/{name}/logs/{stream}").text
+        (name, stream): api.get(api.at(paths.LOGS, runId=run_id, stepName=name, stream=stream)).text
         for name in steps
         for stream in ("stdout", "stderr")
     }
@@ -53,7 +54,7 @@ def test_outage_in_the_middle_of_a_run(
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:  # wait until the run is visibly under way
-            if reader.get(f"/jobs/v1/runs/{job.run_id}").status_code == 200:
+            if reader.get(reader.at(paths.RUN, runId=job.run_id)).status_code == 200:
                 break
             time.sleep(0.1)
         outage.stop()

@@ -79,7 +79,7 @@ def demo(
     console.print(f"  organization id: {org_id}")
     console.print(f"  API key id:      {read_key.key.key_id}   (role read)")
     console.print(f"  API key:         {read_key.secret}")
-    console.print(f"  Jobs console:    {base}/console")
+    console.print(f"  Jobs console:    {base}{paths.CONSOLE}")
     console.print(f"  API docs:        {base}{paths.DOCS}")
     console.print(f"  ingest key id:   {ingest_key.key.key_id}   (role ingest, for runners)")
     console.print(f"  ingest key:      {ingest_key.secret}")
@@ -90,7 +90,7 @@ def demo(
         soft_wrap=True,
     )
     console.print(
-        f"  Alerts:          {base}/console#/alerts (and below, as the webhook gets them)"
+        f"  Alerts:          {base}{paths.CONSOLE}#/alerts (and below, as the webhook gets them)"
     )
     console.print(
         f"\n  curl -H 'X-API-Key-ID: {read_key.key.key_id}' -H 'X-API-Key: {read_key.secret}' "
