@@ -107,7 +107,8 @@ def _make(
 
 
 def _run_conditions(now: int, job: JobSnapshot) -> Iterator[Condition]:
-    stuck = _stuck_limit(job)
+    # The p95 behind `auto` is a third of a round's evaluation time: only for a running job.
+    stuck = _stuck_limit(job) if any(r.state == "RUNNING" for r in job.runs) else None
     slow = _slow_limit(job)
     minimum = job.settings.min_duration
     for run in job.runs:

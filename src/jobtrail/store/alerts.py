@@ -70,14 +70,18 @@ def open_since(engine: Engine) -> dict[JobKey, int]:
 
 
 def known_keys(engine: Engine, conditions: list[Condition]) -> set[str]:
-    keys = [c.key for c in conditions]
+    """The keys among `conditions` already raised: read per organization, so each lookup
+    reads the alerts primary key (organization, key) and never scans across organizations."""
+    per_org: dict[str, list[str]] = {}
+    for c in conditions:
+        per_org.setdefault(c.org_id, []).append(c.key)
     found: set[str] = set()
     with engine.connect() as conn:
-        for start in range(0, len(keys), 500):
-            part = keys[start : start + 500]
-            found.update(
-                conn.execute(select(al.c.alert_key).where(al.c.alert_key.in_(part))).scalars()
-            )
+        for org_id, keys in per_org.items():
+            for start in range(0, len(keys), 500):
+                part = keys[start : start + 500]
+                stmt = select(al.c.alert_key).where(al.c.org_id == org_id, al.c.alert_key.in_(part))
+                found.update(conn.execute(stmt).scalars())
     return found
 
 
