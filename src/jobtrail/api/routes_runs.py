@@ -26,7 +26,7 @@ from jobtrail.domain.states import RunState
 from jobtrail.domain.timefmt import format_ts
 from jobtrail.domain.windows import parse_window
 from jobtrail.store import lineage, queries
-from jobtrail.store.logs import StreamRef, read_tail_bytes
+from jobtrail.store.logs import StreamRef, attempt_starts, read_tail_bytes
 from jobtrail.wire import limits, paths
 
 router = APIRouter(tags=["Jobs"])
@@ -151,7 +151,10 @@ def _step_detail(ctx: AppContext, org_id: str, run_id: str, name: str) -> Respon
     body = step_summary(step)
     body["message"] = step.message
     for stream in ("stdout", "stderr"):
-        body.update(_stream_fields(ctx, StreamRef(org_id, run_id, name, stream), stats))
+        ref = StreamRef(org_id, run_id, name, stream)
+        body.update(_stream_fields(ctx, ref, stats))
+        starts = attempt_starts(ctx.engine, ref) if step.attempt > 1 and ref.stream in stats else []
+        body[f"{stream}Attempts"] = [{"attempt": a, "offset": o} for a, o in starts]
     body["stateHistory"] = [state_change(h) for h in history]
     body.update(lineage.dataset_fields(datasets))
     return json_response(body)

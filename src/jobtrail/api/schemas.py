@@ -68,6 +68,11 @@ class Dataset(_Out):
     name: str
 
 
+class AttemptStart(_Out):
+    attempt: int
+    offset: int = Field(description="Where its output begins, in kept bytes (as log offsets).")
+
+
 class StepDetail(StepSummary):
     message: str | None
     stdout: str
@@ -78,6 +83,11 @@ class StepDetail(StepSummary):
     stderrBytes: int
     stdoutDroppedBytes: int = Field(description="Bytes dropped from the middle by the stream cap.")
     stderrDroppedBytes: int
+    stdoutAttempts: list[AttemptStart] = Field(
+        description="Where each attempt's output begins, for a step that ran more than once "
+        "(empty otherwise, or when its reporter did not say which attempt wrote the output)."
+    )
+    stderrAttempts: list[AttemptStart]
     stateHistory: list[StateChange]
     inputs: list[Dataset] = Field(description="Datasets the step read (OpenLineage steps).")
     outputs: list[Dataset] = Field(description="Datasets the step wrote (OpenLineage steps).")

@@ -60,6 +60,7 @@ class LogChunk:
     stream: str
     seq: int
     data: bytes
+    attempt: int | None = None  # the step's attempt that wrote it, when the reporter says
 
 
 @dataclass
@@ -181,5 +182,5 @@ def _fold_log(out: Folded, org_id: str, rid: str, ev: Event) -> None:
     ck = (rid, ev.step_name, ev.stream, ev.seq)
     if ck not in out.chunks:  # chunks are deduplicated by (stream, seq): the first one stays
         out.chunks[ck] = LogChunk(
-            org_id, rid, ev.step_name, ev.stream, ev.seq, ev.data.encode("utf-8")
+            org_id, rid, ev.step_name, ev.stream, ev.seq, ev.data.encode("utf-8"), ev.attempt
         )

@@ -163,6 +163,9 @@ log_chunks = Table(
     Column("seq", BigInteger, primary_key=True, autoincrement=False),
     Column("size", Integer, nullable=False),
     Column("data", LargeBinary, nullable=False),
+    # The step's attempt that wrote the chunk (null when the reporter did not say): where each
+    # attempt's output begins in the stream.
+    Column("attempt", Integer),
 )
 
 log_streams = Table(

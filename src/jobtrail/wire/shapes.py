@@ -98,6 +98,11 @@ class Dataset(TypedDict):
     name: str
 
 
+class AttemptStart(TypedDict):
+    attempt: int
+    offset: int  # in the stream's kept bytes, as the logs endpoint's offsets
+
+
 class StepDetail(StepSummary):
     message: str | None
     stdout: str
@@ -108,6 +113,8 @@ class StepDetail(StepSummary):
     stderrBytes: int
     stdoutDroppedBytes: int
     stderrDroppedBytes: int
+    stdoutAttempts: list[AttemptStart]
+    stderrAttempts: list[AttemptStart]
     stateHistory: list[StateChange]
     inputs: list[Dataset]  # datasets the step read (OpenLineage steps)
     outputs: list[Dataset]  # datasets the step wrote
