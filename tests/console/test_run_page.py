@@ -129,6 +129,49 @@ def test_live_tail_shows_new_output_within_seconds(page: Any, api: Api) -> None:
     assert page.locator("#stdout").inner_text().count("first line") == 1
 
 
+def test_each_attempt_output_has_its_header_where_it_begins(page: Any, api: Api) -> None:
+    """A step retried while its page is open: the second attempt's header appears by itself,
+    exactly where that attempt's output begins (byte offsets, a two-byte character before)."""
+    t = ago(minutes=3)
+    step = {"name": "flaky"}
+    s = timedelta(seconds=1)
+
+    def log(at: datetime, seq: int, data: str, attempt: int) -> dict[str, Any]:
+        fields = {"step": step, "stream": "stdout", "data": data, "seq": seq, "attempt": attempt}
+        return event("log", at, "retried", **fields)
+
+    api.ingest(
+        [
+            event("run", t, "retried", state="RUNNING"),
+            event("step", t, "retried", step=step, state="RUNNING", attempt=1),
+            log(t, 0, "try one\n", 1),
+            log(t + s, 1, "é boom\n", 1),
+        ]
+    )
+    _open_run(page, api, "webmodel")
+    page.locator('#dag .step[data-step="flaky"]').click()
+    page.locator("#stdout").filter(has_text="é boom").wait_for()
+    assert page.locator("#stdout .attempt").count() == 0  # one attempt so far: no header
+    api.ingest(
+        [
+            event("step", t + 2 * s, "retried", step=step, state="FAILED", attempt=1),
+            event("step", t + 3 * s, "retried", step=step, state="RUNNING", attempt=2),
+            log(t + 3 * s, 2, "try two\n", 2),
+        ]
+    )
+    headers = page.locator("#stdout .attempt")
+    headers.nth(1).wait_for(timeout=10_000)
+    started = (t + 3 * s).isoformat().replace("+00:00", "Z")
+    assert headers.nth(0).inner_text().startswith("── attempt 1 · started")
+    assert headers.nth(1).inner_text() == f"── attempt 2 · started {started} ──"
+    parts = page.evaluate(
+        """() => [...document.getElementById("stdout").childNodes].map((n) =>
+            n.classList?.contains("attempt") ? "HEADER" : n.textContent)"""
+    )
+    text = "".join(parts)
+    assert text == "HEADERtry one\né boom\nHEADERtry two\n"
+
+
 def test_long_logs_load_in_pieces(page: Any, api: Api) -> None:
     t = ago(minutes=10)
     step = {"name": "big"}

@@ -130,10 +130,17 @@ steps:
   - name: flaky
     retries: 2
     retry_delay: 0.5s
-    run: "if [ -f {marker} ]; then echo ok; else touch {marker}; echo boom >&2; exit 1; fi"
+    run: >-
+      echo try $JOBTRAIL_ATTEMPT;
+      if [ -f {marker} ]; then echo ok; else touch {marker}; echo boom >&2; exit 1; fi
 """
     job = start_job(spec, server)
     assert job.wait() == 0
+    # Each attempt's output is told apart: where it begins, in the stream's bytes.
+    detail = reader.get(f"/jobs/v1/runs/{job.run_id}/steps/flaky").json()
+    assert detail["stdout"] == "try 1\ntry 2\nok\n"
+    assert detail["stdoutAttempts"] == [{"attempt": 1, "offset": 0}, {"attempt": 2, "offset": 6}]
+    assert detail["stderrAttempts"] == [{"attempt": 1, "offset": 0}]
     assert _history(reader, job.run_id, "flaky") == [
         ("PENDING", None), ("RUNNING", 1), ("FAILED", 1), ("RUNNING", 2), ("SUCCEEDED", 2),
     ]  # fmt: skip

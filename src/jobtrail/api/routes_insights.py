@@ -58,11 +58,12 @@ def _durations(pcts: tuple[float | None, float | None], max_dur: int | None) -> 
 
 
 def _recent(row: RecentRun) -> dict[str, Any]:
+    run_id, state, start, dur = row
     return {
-        "runId": row.run_id,
-        "state": row.state,
-        "startTime": _ts(row.start),
-        "duration": _dur(row.dur),
+        "runId": run_id,
+        "state": state,
+        "startTime": format_ts(start),
+        "duration": None if dur is None else format_duration(dur),
     }
 
 

@@ -26,7 +26,7 @@ from jobtrail.domain.states import RunState
 from jobtrail.domain.timefmt import format_ts
 from jobtrail.domain.windows import parse_window
 from jobtrail.store import lineage, queries
-from jobtrail.store.logs import StreamRef, step_tails
+from jobtrail.store.logs import StreamRef, attempt_starts, step_tails
 from jobtrail.wire import limits, paths
 from jobtrail.wire.shapes import RunDetail, RunSummary, StepDetail, StepSummary
 
@@ -161,6 +161,9 @@ def _step_detail(ctx: AppContext, org_id: str, run_id: str, name: str) -> Respon
     body["message"] = step.message
     for stream in _STREAMS:
         body.update(_stream_fields(stream, stats.get(stream), tails.get(stream)))
+        ref = StreamRef(org_id, run_id, name, stream)
+        starts = attempt_starts(ctx.engine, ref) if step.attempt > 1 and stream in stats else []
+        body[f"{stream}Attempts"] = [{"attempt": a, "offset": o} for a, o in starts]
     body["stateHistory"] = [state_change(h) for h in history]
     body.update(lineage.dataset_fields(datasets))
     return json_response(body)

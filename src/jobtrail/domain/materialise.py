@@ -61,6 +61,7 @@ class LogChunk:
     seq: int
     data: bytes
     ts: int  # the log event's timestamp (the chunk's partition on PostgreSQL)
+    attempt: int | None = None  # the step's attempt that wrote it, when the reporter says
 
 
 @dataclass
@@ -182,5 +183,5 @@ def _fold_log(out: Folded, org_id: str, rid: str, ev: Event) -> None:
     ck = (rid, ev.step_name, ev.stream, ev.seq)
     if ck not in out.chunks:  # chunks are deduplicated by (stream, seq): the first one stays
         out.chunks[ck] = LogChunk(
-            org_id, rid, ev.step_name, ev.stream, ev.seq, ev.data.encode("utf-8"), ev.ts
+            org_id, rid, ev.step_name, ev.stream, ev.seq, ev.data.encode("utf-8"), ev.ts, ev.attempt
         )

@@ -63,5 +63,8 @@ class EventFactory:
             message=message or None,
         )
 
-    def log(self, name: str, stream: str, data: str, seq: int) -> dict[str, Any]:
-        return self._event("log", step=name, stream=stream, data=data, seq=seq)
+    def log(
+        self, name: str, stream: str, data: str, seq: int, attempt: int | None = None
+    ) -> dict[str, Any]:
+        """`attempt`: the try of the step that wrote it, so each try's output can be told."""
+        return self._event("log", step=name, stream=stream, data=data, seq=seq, attempt=attempt)

@@ -49,6 +49,7 @@ class _Chunker:
         self._buffer: list[str] = []
         self._size = 0
         self.seq = 0
+        self.attempt: int | None = None  # of the step, set as each attempt starts
 
     def feed(self, data: bytes) -> None:
         text = self._decoder.decode(data)
@@ -75,7 +76,7 @@ class _Chunker:
         self._buffer, self._size = [], 0
         for start in range(0, len(text), self._limit):  # bounded event size
             piece = text[start : start + self._limit]
-            self._emit(self._events.log(self._step, self._stream, piece, self.seq))
+            self._emit(self._events.log(self._step, self._stream, piece, self.seq, self.attempt))
             self.seq += 1
 
 
@@ -229,6 +230,8 @@ class RunExecutor:
     async def _attempt(self, step: StepSpec, attempt: int) -> tuple[int | None, str | None]:
         env, cwd = self._environment(step, attempt), self._cwd(step)
         out, err = self._chunker(step.name, "stdout"), self._chunker(step.name, "stderr")
+        # Each attempt's output ends with a final flush, so a chunk never spans two attempts.
+        out.attempt = err.attempt = attempt
         if step.dbt is None:
             assert step.run is not None
             return await self._execute(["/bin/sh", "-c", step.run], cwd, env, step, out.feed, err)

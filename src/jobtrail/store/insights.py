@@ -243,12 +243,7 @@ WHERE org_id = ? AND job_id = ? AND environment = ? AND job_name = ?
 ORDER BY start_ts DESC, run_id LIMIT ?"""
 
 
-@dataclass(frozen=True)
-class RecentRun:
-    run_id: str
-    state: str
-    start: int
-    dur: int | None
+RecentRun = tuple[str, str, int, int | None]  # run id, state, start, duration (µs)
 
 
 def recent_runs(
@@ -285,16 +280,13 @@ def recent_runs(
         out: dict[JobKey, list[RecentRun]] = {}
         for row in conn.execute(stmt):
             key = (row.job_id, row.environment, row.job_name)
-            out.setdefault(key, []).append(RecentRun(row.run_id, row.state, row.start, row.dur))
-        return {k: sorted(v, key=lambda r: (-r.start, r.run_id)) for k, v in out.items()}
+            out.setdefault(key, []).append((row.run_id, row.state, row.start, row.dur))
+        return {k: sorted(v, key=lambda r: (-r[2], r[0])) for k, v in out.items()}
     driver = _driver(conn)
     return {
-        job: [
-            RecentRun(*row)
-            for row in driver.execute(
-                _SQLITE_RECENT, (scope.org_id, *job, scope.start, scope.end, per_job)
-            )
-        ]
+        job: driver.execute(
+            _SQLITE_RECENT, (scope.org_id, *job, scope.start, scope.end, per_job)
+        ).fetchall()
         for job in jobs
     }
 

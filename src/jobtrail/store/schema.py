@@ -167,6 +167,9 @@ log_chunks = Table(
     Column("data", LargeBinary, nullable=False),
     # The timestamp of the log event that carried the chunk: its day's partition on PostgreSQL.
     Column("ts", BigInteger, nullable=False),
+    # The step's attempt that wrote the chunk (null when the reporter did not say): where each
+    # attempt's output begins in the stream.
+    Column("attempt", Integer),
 )
 
 log_streams = Table(

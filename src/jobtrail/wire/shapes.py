@@ -164,6 +164,12 @@ class Dataset(TypedDict):
     name: str
 
 
+@closed
+class AttemptStart(TypedDict):
+    attempt: int
+    offset: Annotated[int, Doc("Where its output begins, in kept bytes (as log offsets).")]
+
+
 class StepDetail(StepSummary):
     message: str | None
     stdout: str
@@ -174,6 +180,14 @@ class StepDetail(StepSummary):
     stderrBytes: int
     stdoutDroppedBytes: Annotated[int, Doc("Bytes dropped from the middle by the stream cap.")]
     stderrDroppedBytes: int
+    stdoutAttempts: Annotated[
+        list[AttemptStart],
+        Doc(
+            "Where each attempt's output begins, for a step that ran more than once (empty "
+            "otherwise, or when its reporter did not say which attempt wrote the output)."
+        ),
+    ]
+    stderrAttempts: list[AttemptStart]
     stateHistory: list[StateChange]
     inputs: Annotated[list[Dataset], Doc("Datasets the step read (OpenLineage steps).")]
     outputs: Annotated[list[Dataset], Doc("Datasets the step wrote (OpenLineage steps).")]

@@ -209,7 +209,7 @@ async function showStep(runId, name, scroll = false) {
   if (scroll) document.querySelector(`#step-list tr[data-step="${CSS.escape(name)}"]`)?.scrollIntoView({ block: "center" });
   const resp = await api(`/jobs/v1/runs/${encodeURIComponent(runId)}/steps/${encodeURIComponent(name)}`);
   const step = await resp.json();
-  if (current?.selected === name) current.selectedState = step.state;
+  if (current?.selected === name) current.selectedState = stepMark(step);
   $("step-name").replaceChildren(stepLabel(step.name));
   if (dbtNode(step.name)) $("step-name").append(element("code", step.name, "muted full-id"));
   const facts = $("step-facts");
@@ -229,24 +229,27 @@ async function showStep(runId, name, scroll = false) {
   for (const stream of ["stdout", "stderr"]) {
     const target = $(stream);
     target.replaceChildren();
-    attemptHeader(target, step);
-    renderAnsi(target, step[stream]);
     // Offsets count the bytes the server keeps (received minus what the cap dropped).
     const kept = step[`${stream}Bytes`] - step[`${stream}DroppedBytes`];
     const shown = new TextEncoder().encode(step[stream]).length;
-    showEarlier(runId, name, stream, Math.max(0, kept - shown), step[`${stream}Bytes`]);
+    renderOutput(target, step[stream], Math.max(0, kept - shown), step, stream);
+    showEarlier(runId, step, stream, Math.max(0, kept - shown));
     if (live) liveTail(runId, name, stream, target, kept);
   }
 }
 
+// What a poll compares to know the open step moved on: its state, or a new attempt of it.
+const stepMark = (step) => `${step.state}#${step.attempt}`;
+
 // Long logs come in pieces: the step shows the most recent part; older parts load on demand.
 const PIECE = 256 * 1024;
 
-function showEarlier(runId, name, stream, from, total) {
+function showEarlier(runId, step, stream, from) {
+  const name = step.name;
   const note = $(`${stream}-note`);
   note.replaceChildren();
   if (from <= 0) return;
-  note.append(element("span", `Showing the last part of ${total} bytes. `));
+  note.append(element("span", `Showing the last part of ${step[`${stream}Bytes`]} bytes. `));
   const more = element("button", "Load earlier output");
   more.type = "button";
   more.addEventListener("click", async () => {
@@ -254,21 +257,31 @@ function showEarlier(runId, name, stream, from, total) {
     const path = `/jobs/v1/runs/${encodeURIComponent(runId)}/steps/${encodeURIComponent(name)}/logs/${stream}`;
     const resp = await api(path, { offset: String(start), limit: String(from - start) });
     const holder = element("span");
-    renderAnsi(holder, await resp.text());
+    renderOutput(holder, await resp.text(), start, step, stream);
     $(stream).prepend(holder);
-    showEarlier(runId, name, stream, start, total);
+    showEarlier(runId, step, stream, start);
   });
   note.append(more);
 }
 
-// Output of all attempts is one stream; when a step ran more than once, a header says which
-// attempts the output below spans (chunks carry no attempt number to cut at).
-function attemptHeader(target, step) {
-  const attempts = step.stateHistory.filter((h) => h.state === "RUNNING" && h.attempt);
-  if (attempts.length < 2) return;
-  for (const h of attempts) {
-    target.append(element("div", `── attempt ${h.attempt} started ${h.timestamp} ──`, "attempt"));
+// A step that ran more than once: a header where each attempt's output begins. The server
+// says where, in the stream's bytes (each chunk carries the attempt that wrote it); `start` is
+// the offset of `text` in the stream, so a piece loaded later gets its headers too.
+function renderOutput(target, text, start, step, stream) {
+  const starts = step.attempt > 1 ? step[`${stream}Attempts`] || [] : [];
+  const bytes = new TextEncoder().encode(text);
+  const inside = starts.filter((s) => s.offset >= start && s.offset < start + bytes.length);
+  if (!inside.length) { renderAnsi(target, text); return; }
+  const decoder = new TextDecoder();
+  let at = 0;
+  for (const s of inside) {
+    renderAnsi(target, decoder.decode(bytes.subarray(at, s.offset - start)));
+    const began = step.stateHistory.find((h) => h.state === "RUNNING" && h.attempt === s.attempt);
+    const when = began ? ` · started ${began.timestamp}` : "";
+    target.append(element("div", `── attempt ${s.attempt}${when} ──`, "attempt"));
+    at = s.offset - start;
   }
+  renderAnsi(target, decoder.decode(bytes.subarray(at)));
 }
 
 export function stopRun() {
@@ -338,9 +351,9 @@ async function poll(runId) {
     const before = current.selectedState;
     renderRun(run);
     const selected = run.steps.find((s) => s.name === current.selected);
-    current.selectedState = selected?.state;
+    current.selectedState = selected && stepMark(selected);
     // The open step changed state: show its new facts (and, once it ended, its whole output).
-    if (selected && before !== undefined && before !== selected.state) showStep(runId, selected.name);
+    if (selected && before !== undefined && before !== stepMark(selected)) showStep(runId, selected.name);
     if (FINAL.has(run.state)) return;
   }
   pollTimer = setTimeout(() => poll(runId), POLL_MS);

@@ -1,4 +1,4 @@
-"""run start and duration as generated columns, indexed for insights
+"""run start and duration as generated columns, indexed for insights; log chunks' attempt
 
 Revision ID: 0007
 Revises: 0004
@@ -35,9 +35,13 @@ def upgrade() -> None:
     op.create_index(
         "ix_runs_durations", "runs", [*_JOB, "duration", "start_ts", "state", "state_ts"]
     )
+    # Chunks stored before this have none: their steps show one stream, as before.
+    op.add_column("log_chunks", sa.Column("attempt", sa.Integer(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("log_chunks") as batch:
+        batch.drop_column("attempt")
     op.drop_index("ix_runs_durations", table_name="runs")
     op.drop_index("ix_runs_job", table_name="runs")
     op.create_index("ix_runs_job", "runs", ["org_id", "job_id", "last_event_ts"])

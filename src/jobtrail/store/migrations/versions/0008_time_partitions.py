@@ -1,7 +1,7 @@
 """time partitions: events and log chunks by day on PostgreSQL; log chunks get their time
 
 Revision ID: 0008
-Revises: 0004
+Revises: 0007
 
 Log chunks get `ts`, the timestamp of the log event that carried them (chunks stored before
 this migration take their run's first event time, falling back to its last). On PostgreSQL both
@@ -25,7 +25,8 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 _CHUNK_TS = "COALESCE(r.first_event_ts, r.last_event_ts, 0)"
-_CHUNK_COLS = "org_id, run_id, step_name, stream, seq, size, data"
+_CHUNK_COLS = "org_id, run_id, step_name, stream, seq, size, data, attempt"
+_C_CHUNK_COLS = ", ".join(f"c.{column}" for column in _CHUNK_COLS.split(", "))
 
 
 def upgrade() -> None:
@@ -57,7 +58,7 @@ def upgrade() -> None:
             partitions.create_day(conn, table, day)
     op.execute("INSERT INTO events SELECT * FROM events_unpartitioned")
     op.execute(
-        f"INSERT INTO log_chunks ({_CHUNK_COLS}, ts) SELECT c.*, {_CHUNK_TS} "
+        f"INSERT INTO log_chunks ({_CHUNK_COLS}, ts) SELECT {_C_CHUNK_COLS}, {_CHUNK_TS} "
         "FROM log_chunks_unpartitioned c LEFT JOIN runs r "
         "ON r.org_id = c.org_id AND r.run_id = c.run_id"
     )
