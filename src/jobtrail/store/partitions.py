@@ -181,9 +181,12 @@ def _arrays(rows: Sequence[dict[str, Any]], columns: dict[str, Any]) -> dict[str
     return {name: [row[name] for row in rows] for name in columns}
 
 
+# One index probe per row and partition (LATERAL ... LIMIT 1): a join over the whole
+# organization would read every event it has.
 _EVENT_CLASH = text(
-    "SELECT DISTINCT e.event_id FROM unnest(:event_id, :ts) AS b(event_id, ts) "
-    "JOIN events e ON e.org_id = :org AND e.event_id = b.event_id AND e.ts <> b.ts"
+    "SELECT b.event_id FROM unnest(:event_id, :ts) AS b(event_id, ts) CROSS JOIN LATERAL "
+    "(SELECT 1 FROM events e WHERE e.org_id = :org AND e.event_id = b.event_id "
+    "AND e.ts <> b.ts LIMIT 1) AS other LIMIT 1"
 ).bindparams(
     bindparam("event_id", type_=ARRAY(Text)),
     bindparam("ts", type_=ARRAY(BigInteger)),
@@ -197,9 +200,10 @@ _CHUNK_KEY = {
 }
 _CHUNK_CLASH = text(
     "SELECT 1 FROM unnest(:run_id, :step_name, :stream, :seq, :ts) "
-    "AS b(run_id, step_name, stream, seq, ts) JOIN log_chunks c ON c.org_id = :org "
-    "AND c.run_id = b.run_id AND c.step_name = b.step_name AND c.stream = b.stream "
-    "AND c.seq = b.seq AND c.ts <> b.ts LIMIT 1"
+    "AS b(run_id, step_name, stream, seq, ts) CROSS JOIN LATERAL "
+    "(SELECT 1 FROM log_chunks c WHERE c.org_id = :org AND c.run_id = b.run_id "
+    "AND c.step_name = b.step_name AND c.stream = b.stream AND c.seq = b.seq "
+    "AND c.ts <> b.ts LIMIT 1) AS other LIMIT 1"
 ).bindparams(*(bindparam(n, type_=ARRAY(t)) for n, t in _CHUNK_KEY.items()))
 
 
