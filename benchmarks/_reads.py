@@ -136,12 +136,21 @@ def process_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+IDLE_SAMPLE = 3.0  # seconds
+
+
 def server_cpu_ms(pid: int, call: Callable[[], object], rounds: int) -> float:
-    """The server's CPU ms per call (clock ticks: use enough rounds for 1 s or more)."""
-    before = process_cpu(pid)
+    """The server's CPU ms per call (clock ticks: use enough rounds for 1 s or more), less
+    what its background work (worker, syncs) spends meanwhile, sampled while it is idle: on a
+    loaded machine requests take longer and that background time would otherwise count."""
+    idle_began, idle_cpu = time.perf_counter(), process_cpu(pid)
+    time.sleep(IDLE_SAMPLE)
+    idle_rate = (process_cpu(pid) - idle_cpu) / (time.perf_counter() - idle_began)
+    began, before = time.perf_counter(), process_cpu(pid)
     for _ in range(rounds):
         call()
-    return (process_cpu(pid) - before) / rounds * 1000
+    spent = process_cpu(pid) - before - idle_rate * (time.perf_counter() - began)
+    return max(0.0, spent) / rounds * 1000
 
 
 def own_cpu_ms(call: Callable[[], object], rounds: int) -> float:
