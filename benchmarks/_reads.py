@@ -2,7 +2,11 @@
 and the raw SQL of the same reads, run through the bare driver connection (no SQLAlchemy
 statement building, no result processing): the floor any server could reach."""
 
+import os
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from _harness import Api
@@ -123,3 +127,35 @@ def raw_sql(engine: Engine, reads: list[tuple[str, tuple[Any, ...]]]) -> int:
     finally:
         conn.close()
     return rows
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a process has used: robust to a loaded machine, unlike
+    wall time, since time spent waiting for a core is not counted."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+IDLE_SAMPLE = 3.0  # seconds
+
+
+def server_cpu_ms(pid: int, call: Callable[[], object], rounds: int) -> float:
+    """The server's CPU ms per call (clock ticks: use enough rounds for 1 s or more), less
+    what its background work (worker, syncs) spends meanwhile, sampled while it is idle: on a
+    loaded machine requests take longer and that background time would otherwise count."""
+    idle_began, idle_cpu = time.perf_counter(), process_cpu(pid)
+    time.sleep(IDLE_SAMPLE)
+    idle_rate = (process_cpu(pid) - idle_cpu) / (time.perf_counter() - idle_began)
+    began, before = time.perf_counter(), process_cpu(pid)
+    for _ in range(rounds):
+        call()
+    spent = process_cpu(pid) - before - idle_rate * (time.perf_counter() - began)
+    return max(0.0, spent) / rounds * 1000
+
+
+def own_cpu_ms(call: Callable[[], object], rounds: int) -> float:
+    """This process's CPU ms per call (the raw SQL runs here)."""
+    before = time.process_time()
+    for _ in range(rounds):
+        call()
+    return (time.process_time() - before) / rounds * 1000

@@ -4,6 +4,7 @@ p50 at most 2 ms on SQLite; each at most 1.5x its raw SQL). Step detail with 1 M
 p50 of `GET .../steps/{step}` (target at most 20 ms). The full-log endpoint streaming a 100 MiB
 log: the server's memory growth (target under 50 MiB). `--typical` runs the first part only."""
 
+import os
 import sys
 import threading
 import time
@@ -11,13 +12,21 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from _harness import Api, backends, make_org, median, percentile, rss_kib, serve
-from _reads import DETAIL_STEP, raw_reads, raw_sql, run_events, seed_detail_run
+from _reads import (
+    DETAIL_STEP,
+    own_cpu_ms,
+    raw_reads,
+    raw_sql,
+    run_events,
+    seed_detail_run,
+    server_cpu_ms,
+)
 from sqlalchemy import Engine
 
 from tests.support import event
 
 ROUNDS = 50
-TYPICAL_ROUNDS = 400
+TYPICAL_ROUNDS = int(os.environ.get("TYPICAL_ROUNDS", "400"))
 CHUNK = 1024 * 1024
 BIG_MIB = 100
 
@@ -99,13 +108,14 @@ def _p50_ms(call: Any, rounds: int = TYPICAL_ROUNDS) -> float:
 
 
 def typical(
-    admin: Api, api: Api, engine: Engine, org_id: str
-) -> list[tuple[str, float, float, float]]:
+    admin: Api, api: Api, engine: Engine, org_id: str, pid: int
+) -> list[tuple[str, float, float, float, str]]:
     """(endpoint, HTTP p50, raw SQL p50, bare HTTP p50) for a typical step and its run. HTTP is
     request sent to last byte received (the client does not parse the body). Bare HTTP is the
     server's cheapest request (`/healthz`: no auth, no store), the floor of any HTTP answer on
     this machine, which the raw SQL (in this process) does not pay. The three are interleaved
-    in rounds so that machine noise hits them alike."""
+    in rounds so that machine noise hits them alike. The last item: CPU per request of the
+    server (and of this process for the raw SQL), which a loaded machine disturbs less."""
     start = datetime.now(UTC) - timedelta(hours=20)
     for i in range(20):  # other runs in the org, so the reads are not of lone rows
         admin.ingest(run_events(f"other-{i}", start + timedelta(minutes=i), job="other"))
@@ -129,7 +139,14 @@ def typical(
             http.append(_p50_ms(lambda path=path: api.get(path), TYPICAL_ROUNDS // 4))
             raw.append(_p50_ms(lambda s=statements: raw_sql(engine, s), TYPICAL_ROUNDS // 4))
             bare.append(_p50_ms(lambda: api.http.get("/healthz"), TYPICAL_ROUNDS // 4))
-        out.append((label, median(http), median(raw), median(bare)))
+        cpu = server_cpu_ms(pid, lambda path=path: api.get(path), TYPICAL_ROUNDS)
+        cpu_bare = server_cpu_ms(pid, lambda: api.http.get("/healthz"), TYPICAL_ROUNDS)
+        cpu_raw = own_cpu_ms(lambda s=statements: raw_sql(engine, s), TYPICAL_ROUNDS)
+        cpus = (
+            f"CPU/request: server {cpu:.2f} ms, bare HTTP {cpu_bare:.2f} ms, raw SQL "
+            f"{cpu_raw:.2f} ms, ratio {cpu / (cpu_bare + cpu_raw):.2f}"
+        )
+        out.append((label, median(http), median(raw), median(bare), cpus))
     return out
 
 
@@ -144,13 +161,15 @@ def main() -> None:
             org = make_org(engine)
             api = Api(server, org, "read")
             admin = Api(server, org, "admin")
-            for label, http, raw, bare in typical(admin, api, engine, org.id):
+            pid = server.process.pid
+            for label, http, raw, bare, cpus in typical(admin, api, engine, org.id, pid):
                 target = " (target p50 <= 2 ms on SQLite)" if label == "step detail" else ""
                 print(
                     f"  {name:8s} {label:12s} HTTP p50 {http:.2f} ms{target}   raw SQL p50 "
                     f"{raw:.2f} ms (ratio {http / raw:.1f})   bare HTTP p50 {bare:.2f} ms   "
                     f"ratio to raw SQL + bare HTTP {http / (raw + bare):.2f} (target <= 1.5)"
                 )
+                print(f"  {'':8s} {'':12s} {cpus}")
             api.close()
             admin.close()
         if only_typical:

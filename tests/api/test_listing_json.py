@@ -1,7 +1,7 @@
 """The listing's fast JSON writer says exactly what the summaries say, whatever the stored times."""
 
 import orjson
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jobtrail.api.serialise import run_list, run_list_json
@@ -27,6 +27,7 @@ _rows = st.tuples(
 )
 
 
+@settings(deadline=None)  # a loaded machine must not fail it
 @given(st.lists(_rows, max_size=20))
 def test_listing_json_is_the_summaries_json(rows: list[tuple[object, ...]]) -> None:
     assert run_list_json(rows) == orjson.dumps(run_list(rows))

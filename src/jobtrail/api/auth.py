@@ -1,10 +1,11 @@
 """Request authentication: API keys at the token endpoints, bearer tokens everywhere else, each
 operation open to the roles that may do its action (least privilege), then the rate limits."""
 
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path
+from fastapi.concurrency import run_in_threadpool
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
@@ -29,11 +30,11 @@ OrgId = Annotated[
 ROLES_EXTENSION = "x-jobtrail-roles"
 
 
-def require(action: str) -> Callable[..., tokens.Claims]:
+def require(action: str) -> Callable[..., Awaitable[tokens.Claims]]:
     """A dependency that admits a valid, unrevoked token of this path's organization whose role
     allows `action`, within the rate limits of its key and organization."""
 
-    def dependency(
+    async def dependency(
         org_id: OrgId,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
         ctx: Annotated[AppContext, Depends(get_context)],
@@ -41,18 +42,27 @@ def require(action: str) -> Callable[..., tokens.Claims]:
         if credentials is None or not credentials.credentials:
             raise Unauthorized("Send the header `Authorization: Bearer <token>`.")
         claims = tokens.verify(ctx.secret, credentials.credentials)
-        if not ctx.keys.usable(claims.key_id):
-            raise Unauthorized("The API key behind this token was revoked or has expired.")
-        if claims.org_id != org_id:
-            raise Forbidden("This token is not allowed for this organization.")
-        if not allows(claims.role, action):
-            raise Forbidden(refusal(claims.role, action))
-        ctx.limiter.check(org_id, claims.key_id)
-        ctx.usage.note(claims.key_id, now_micros())
+        # Async, so a request needs no thread for its auth when everything it checks is in
+        # this process's memory (nearly always); a thread only when the store must be read.
+        if ctx.keys.fresh(claims.key_id) and not ctx.limiter.needs_read(org_id, claims.key_id):
+            _admit(ctx, org_id, claims, action)
+        else:
+            await run_in_threadpool(_admit, ctx, org_id, claims, action)
         return claims
 
     dependency.jobtrail_action = action  # type: ignore[attr-defined]  # read by document_roles
     return dependency
+
+
+def _admit(ctx: AppContext, org_id: str, claims: tokens.Claims, action: str) -> None:
+    if not ctx.keys.usable(claims.key_id):
+        raise Unauthorized("The API key behind this token was revoked or has expired.")
+    if claims.org_id != org_id:
+        raise Forbidden("This token is not allowed for this organization.")
+    if not allows(claims.role, action):
+        raise Forbidden(refusal(claims.role, action))
+    ctx.limiter.check(org_id, claims.key_id)
+    ctx.usage.note(claims.key_id, now_micros())
 
 
 Reader = Annotated[tokens.Claims, Depends(require(Action.READ))]

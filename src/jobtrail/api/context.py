@@ -30,6 +30,12 @@ class KeyCache:
         key = self.get(key_id)
         return key is not None and key.usable(accounts.now_micros())
 
+    def fresh(self, key_id: str) -> bool:
+        """Whether `get` would answer from memory, without reading the store."""
+        with self._lock:
+            hit = self._seen.get(key_id)
+        return hit is not None and time.monotonic() - hit[0] < self._ttl
+
     def get(self, key_id: str) -> accounts.ApiKey | None:
         """The key's record as read at most `ttl` seconds ago."""
         now = time.monotonic()

@@ -1,5 +1,6 @@
 """Store rows → the Jobs API's JSON shapes (camelCase, RFC 3339 times, ISO 8601 durations)."""
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -33,72 +34,13 @@ class _Stamps(dict[int, str]):
 
 def run_summary(row: Any, stamps: _Stamps | None = None) -> dict[str, Any]:
     """A run's summary from one pass over the row (listings make thousands of them)."""
-    (
-        run_id,
-        job_id,
-        job_name,
-        environment,
-        _run_key,
-        state,
-        state_ts,
-        first_event_ts,
-        first_running_ts,
-        last_ts,
-    ) = row
-    stamps = stamps if stamps is not None else _Stamps()
-    start = first_running_ts if first_running_ts is not None else first_event_ts
-    end = state_ts if state in TERMINAL and state_ts >= 0 else None
-    return {
-        "runId": run_id,
-        "jobId": job_id,
-        "jobName": job_name,
-        "environment": environment,
-        "state": state,
-        "startTime": None if start is None else stamps[start],
-        "endTime": None if end is None else stamps[end],
-        "duration": _duration(start, end),
-        "lastUpdated": stamps[last_ts] if last_ts >= 0 else None,
-    }
+    return _summary(row, (stamps if stamps is not None else _Stamps()).__getitem__)
 
 
 def run_list(rows: list[Any]) -> list[dict[str, Any]]:
-    """Summaries of rows already in listing order (the store sorts them): `run_summary`'s
-    shape, written out in one loop, as a listing makes thousands of them."""
-    stamps = _Stamps()
-    out: list[dict[str, Any]] = []
-    append = out.append
-    terminal = TERMINAL
-    duration = format_duration
-    for (
-        run_id,
-        job_id,
-        job_name,
-        environment,
-        _run_key,
-        state,
-        state_ts,
-        first_event_ts,
-        first_running_ts,
-        last_ts,
-    ) in rows:
-        start = first_running_ts if first_running_ts is not None else first_event_ts
-        end = state_ts if state in terminal and state_ts >= 0 else None
-        append(
-            {
-                "runId": run_id,
-                "jobId": job_id,
-                "jobName": job_name,
-                "environment": environment,
-                "state": state,
-                "startTime": None if start is None else stamps[start],
-                "endTime": None if end is None else stamps[end],
-                "duration": None
-                if start is None or end is None
-                else duration(end - start if end > start else 0),
-                "lastUpdated": stamps[last_ts] if last_ts >= 0 else None,
-            }
-        )
-    return out
+    """Summaries of rows already in listing order (the store sorts them)."""
+    stamp = _Stamps().__getitem__
+    return [_summary(row, stamp) for row in rows]
 
 
 # orjson writes a naive datetime, with these options, exactly as `format_ts` writes its
@@ -118,12 +60,15 @@ def _stamp(us: int, delta: type[timedelta] = timedelta) -> datetime | str:
 def run_list_json(rows: list[Any]) -> bytes:
     """`orjson.dumps(run_list(rows))`, byte for byte, at about half the cost: the listing's
     timestamps are formatted by orjson (LISTING_JSON) rather than one by one in Python."""
-    out: list[dict[str, Any]] = []
-    append = out.append
-    terminal = TERMINAL
-    duration = format_duration
     stamp = _stamp
-    for (
+    return orjson.dumps([_summary(row, stamp) for row in rows], option=LISTING_JSON)
+
+
+def _summary(
+    row: Any, stamp: Callable[[int], Any], terminal: frozenset[str] = TERMINAL
+) -> dict[str, Any]:
+    """The one copy of a run summary's rules; `stamp` writes a time."""
+    (
         run_id,
         job_id,
         job_name,
@@ -134,29 +79,22 @@ def run_list_json(rows: list[Any]) -> bytes:
         first_event_ts,
         first_running_ts,
         last_ts,
-    ) in rows:
-        start = first_running_ts if first_running_ts is not None else first_event_ts
-        end = state_ts if state in terminal and state_ts >= 0 else None
-        end_time = None if end is None else stamp(end)
-        append(
-            {
-                "runId": run_id,
-                "jobId": job_id,
-                "jobName": job_name,
-                "environment": environment,
-                "state": state,
-                "startTime": None if start is None else stamp(start),
-                "endTime": end_time,
-                "duration": None
-                if start is None or end is None
-                else duration(end - start if end > start else 0),
-                # A finished run's last update is usually its end.
-                "lastUpdated": None
-                if last_ts < 0
-                else (end_time if last_ts == end else stamp(last_ts)),
-            }
-        )
-    return orjson.dumps(out, option=LISTING_JSON)
+    ) = row
+    start = first_running_ts if first_running_ts is not None else first_event_ts
+    end = state_ts if state in terminal and state_ts >= 0 else None
+    end_time = None if end is None else stamp(end)
+    return {
+        "runId": run_id,
+        "jobId": job_id,
+        "jobName": job_name,
+        "environment": environment,
+        "state": state,
+        "startTime": None if start is None else stamp(start),
+        "endTime": end_time,
+        "duration": _duration(start, end),
+        # A finished run's last update is usually its end.
+        "lastUpdated": None if last_ts < 0 else (end_time if last_ts == end else stamp(last_ts)),
+    }
 
 
 def step_summary(row: Any) -> dict[str, Any]:

@@ -37,6 +37,17 @@ class Limiter:
     def enabled(self) -> bool:
         return any(self._rules.values())
 
+    def needs_read(self, org_id: str, key_id: str) -> bool:
+        """Whether `check` would read the store: a limited scope this process has not seen."""
+        with self._lock:
+            return any(
+                rule and scope not in self._buckets
+                for scope, rule in (
+                    (f"key:{key_id}", self._rules["key"]),
+                    (f"org:{org_id}", self._rules["org"]),
+                )
+            )
+
     def check(self, org_id: str, key_id: str) -> None:
         """Admit one request of this key and organization, or raise RateLimited."""
         scopes = [
