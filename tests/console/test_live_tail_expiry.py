@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser import sign_in
+from tests.browser import signed_in
 from tests.support import Api, Org, Server, ago, event, start_server
 
 JOB = "tail-expiry"
@@ -24,17 +24,9 @@ def short_tokens(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
 
 @pytest.fixture
 def page(browser: Any, short_tokens: Server, org: Org) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    tab = context.new_page()
-    errors: list[str] = []
-    tab.on("pageerror", lambda exc: errors.append(str(exc)))
-    tab.goto(f"{short_tokens.url}/console")
     read = org.keys["read"]
-    sign_in(tab, org.id, read.key.key_id, read.secret)
-    tab.locator("#overview").wait_for()
-    yield tab
-    context.close()
-    assert errors == []
+    with signed_in(browser, short_tokens.url, org.id, read.key.key_id, read.secret) as tab:
+        yield tab
 
 
 def _line(seq: int, text: str) -> dict[str, Any]:
