@@ -6,10 +6,23 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import orjson
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from jobtrail.client.core import Lines, Response, RetryPolicy, Token, event_bodies, retry_after
+from jobtrail.client.core import (
+    ApiError,
+    Core,
+    Lines,
+    LogRead,
+    Request,
+    Response,
+    RetryPolicy,
+    Token,
+    drive,
+    event_bodies,
+    retry_after,
+)
 from jobtrail.client.windows import Listing, Window, parse_moment, plan
 from jobtrail.wire.shapes import RunSummary
 
@@ -104,3 +117,52 @@ def test_tokens_are_reminted_a_tenth_of_their_life_before_expiry() -> None:
     short = Token("t", NOW + timedelta(seconds=2), NOW)
     assert short.fresh(NOW + timedelta(seconds=1.7))
     assert not short.fresh(NOW + timedelta(seconds=1.9))
+
+
+def _log_read(follow: bool = True, **range_: int) -> tuple[Core, LogRead]:
+    core = Core("org", "kid", "key", clock=lambda: NOW, rnd=random.Random(1))
+    core.token = Token("t1", NOW + timedelta(hours=1), NOW)
+    return core, core.log("run", "s", "stdout", follow, **range_)
+
+
+def _request(read: LogRead) -> Request:
+    request = drive(read.request(), lambda _: Response(500, {}, b""), lambda _: None)
+    assert isinstance(request, Request)
+    return request
+
+
+def test_a_followed_log_resumes_where_the_last_response_stopped() -> None:
+    core, read = _log_read(tail=2)
+    assert _request(read).params == {"tail": "2", "follow": "true"}
+    head = {"x-jobtrail-log-offset": "24", "x-jobtrail-step-ended": "false"}
+    assert read.opened(Response(200, head, b"")) is None
+    read.received(16)
+    assert not read.finished()  # closed while the step ran (its token expired): go on
+    core.token = Token("t2", NOW + timedelta(hours=1), NOW)  # as if minted again
+    request = _request(read)
+    assert request.params == {"offset": "40", "follow": "true"}
+    assert request.headers["Authorization"] == "Bearer t2"
+    assert read.opened(Response(200, {"x-jobtrail-step-ended": "true"}, b"")) is None
+    read.received(5)
+    assert read.finished()
+    assert read.position == 45
+
+
+def test_a_log_answer_401_remints_once_and_503_waits_as_told() -> None:
+    core, read = _log_read()
+    assert read.opened(Response(401, {}, b"")) == 0.0
+    assert core.token is None
+    assert read.opened(Response(503, {"retry-after": "3"}, b"")) == 3.0
+    with pytest.raises(ApiError) as refused:
+        read.opened(Response(401, {}, b'{"error": "unauthorized", "message": "no"}'))
+    assert refused.value.status == 401
+
+
+def test_a_broken_connection_goes_on_only_when_following() -> None:
+    _, read = _log_read()
+    read.opened(Response(200, {"x-jobtrail-log-offset": "0"}, b""))
+    assert read.broke(Response(0, {}, b"reset"), reading=True) is None
+    _, once = _log_read(follow=False)
+    once.opened(Response(200, {}, b""))
+    with pytest.raises(ApiError):
+        once.broke(Response(0, {}, b"reset"), reading=True)

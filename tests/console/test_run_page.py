@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser import sign_in
+from tests.browser import signed_in
 from tests.support import Api, Org, Server, ago, event, simple_run
 
 ARTIFACTS = Path(__file__).parent.parent.parent / "artifacts"
@@ -16,17 +16,9 @@ ARTIFACTS = Path(__file__).parent.parent.parent / "artifacts"
 
 @pytest.fixture
 def page(browser: Any, server: Server, org: Org) -> Any:
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    tab = context.new_page()
-    errors: list[str] = []
-    tab.on("pageerror", lambda exc: errors.append(str(exc)))
-    tab.goto(f"{server.url}/console")
     read = org.keys["read"]
-    sign_in(tab, org.id, read.key.key_id, read.secret)
-    tab.locator("#overview").wait_for()
-    yield tab
-    context.close()
-    assert errors == []
+    with signed_in(browser, server.url, org.id, read.key.key_id, read.secret) as tab:
+        yield tab
 
 
 def _open_run(page: Any, api: Api, job: str = "webmodel") -> str:

@@ -166,11 +166,3 @@ export function toLocalInput(date) {
     `${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
 }
 
-export async function apiStream(path, params, signal) {
-  // The same as api(), for a streamed response (the live tail); the token is fresh enough
-  // because api() was just used to load the page.
-  const session = loadSession();
-  const url = new URL(`${API}/organizations/${encodeURIComponent(session.org)}${path}`, location.origin);
-  for (const [name, value] of Object.entries(params || {})) if (value) url.searchParams.set(name, value);
-  return fetch(url, { headers: { Authorization: `Bearer ${session.token}` }, signal });
-}

@@ -1,7 +1,7 @@
 // The Run page: job, state and times; the job DAG; a timeline of steps; a step's logs.
 
 import {
-  $, api, apiStream, element, focusableRow, formatMs, humanDuration, keyboardList, timeAgo,
+  $, api, element, focusableRow, formatMs, humanDuration, keyboardList, timeAgo,
 } from "./common.js";
 import { drawDag } from "./dag.js";
 import {
@@ -175,16 +175,23 @@ async function liveTail(runId, name, stream, target, offset) {
   tailController ||= new AbortController();
   const { signal } = tailController;
   const path = `/jobs/v1/runs/${encodeURIComponent(runId)}/steps/${encodeURIComponent(name)}/logs/${stream}`;
+  const decoder = new TextDecoder();  // one for all responses: a character cut between two is joined
   try {
-    const resp = await apiStream(path, { follow: "true", offset: String(offset) }, signal);
-    if (!resp.ok || !resp.body) return;
-    const reader = resp.body.pipeThrough(new TextDecoderStream()).getReader();
-    $(`${stream}-follow`).hidden = false;
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      renderAnsi(target, value);
-      target.scrollTop = target.scrollHeight;
+    // A followed response closes while the step runs when its token expires (or after an
+    // hour): go on from the bytes received, with a fresh token, until the step had ended.
+    for (let ended = false; !ended && !signal.aborted;) {
+      const resp = await api(path, { follow: "true", offset: String(offset) }, { signal });
+      if (!resp.ok || !resp.body) return;
+      ended = resp.headers.get("X-Jobtrail-Step-Ended") === "true";
+      const reader = resp.body.getReader();
+      $(`${stream}-follow`).hidden = false;
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        offset += value.byteLength;
+        renderAnsi(target, decoder.decode(value, { stream: true }));
+        target.scrollTop = target.scrollHeight;
+      }
     }
   } catch (err) {
     if (err.name !== "AbortError") throw err;  // leaving the step or the page ends the tail
