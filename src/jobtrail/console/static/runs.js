@@ -171,6 +171,7 @@ export async function refreshRuns(progressive = true) {
   setHash(state);
   $("window-error").textContent = "";
   const mine = ++loading;
+  $("runs").setAttribute("aria-busy", "true");
   try {
     const { from, to, clipped } = windowDates(form);
     const show = (runs) => {
@@ -190,10 +191,12 @@ export async function refreshRuns(progressive = true) {
     if (!progressive) page = 0;
     renderSuggestions(runs);
     show(runs);
+    $("runs").setAttribute("aria-busy", "false");
     $("window-note").textContent = (clipped ? "jobtrail answers for the last 7 days; the " +
       "window starts there. " : "") + (requests > 1 ? `Loaded in ${requests} requests.` : "");
   } catch (err) {
     if (mine !== loading) return;
+    $("runs").setAttribute("aria-busy", "false");
     $("window-error").textContent = err.message;
     shown = [];
     renderPage();
