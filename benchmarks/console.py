@@ -130,7 +130,7 @@ def measure_all(db_url: str, runs: int, jobs: int) -> dict[str, tuple[float, flo
                 f"Runs list, {runs + 1:,} runs (96 h, paged), all loaded": measure(
                     page,
                     f"{server.url}/console#/runs?window=96h",
-                    '#runs[aria-busy=false] tbody tr',
+                    "#runs[aria-busy=false] tbody tr",
                     1,
                 ),
                 f"run page, {DAG_STEPS}-node DAG": measure(
