@@ -69,8 +69,9 @@ export function pieces(from, to) {
   return out;
 }
 
-// Every run of [from, to): one request per piece, more for trimmed pieces.
-export async function fetchWindow(from, to, filters) {
+// Every run of [from, to): one request per piece, more for trimmed pieces. `onPiece` sees the
+// runs so far after each response but the last (the newest come first).
+export async function fetchWindow(from, to, filters, onPiece = null) {
   const byId = new Map();
   const queue = pieces(from, to);
   let requests = 0;
@@ -89,6 +90,7 @@ export async function fetchWindow(from, to, filters) {
       if (below < end && below > start) queue.unshift([start, below]);
       else throw new Error("More than 10,000 events share one millisecond; narrow the filters.");
     }
+    if (onPiece && queue.length) onPiece(order([...byId.values()]), requests);
   }
   return { runs: order([...byId.values()]), requests };
 }
@@ -160,26 +162,41 @@ function renderSuggestions(runs) {
 
 let loading = 0;
 
-export async function refreshRuns() {
+// A load shows its first page as soon as the newest piece is in, and fills in the rest as it
+// arrives (the person may page meanwhile); an automatic refresh swaps the list in once whole.
+export async function refreshRuns(progressive = true) {
   const form = $("filters");
   form.classList.toggle("custom", form.window.value === "custom");
   const state = readForm(form);
   setHash(state);
   $("window-error").textContent = "";
   const mine = ++loading;
+  $("runs").setAttribute("aria-busy", "true");
   try {
     const { from, to, clipped } = windowDates(form);
-    const { runs, requests } = await fetchWindow(from, to, state);
+    const show = (runs) => {
+      renderCounts(runs);
+      shown = state.state ? runs.filter((run) => run.state === state.state) : runs;
+      renderPage();
+    };
+    if (progressive) page = 0;
+    const onPiece = progressive ? (runs, requests) => {
+      if (mine !== loading) return;
+      show(runs);
+      const so = `${requests} request${requests === 1 ? "" : "s"} so far`;
+      $("window-note").textContent = `Loading: ${so}, the newest runs first.`;
+    } : null;
+    const { runs, requests } = await fetchWindow(from, to, state, onPiece);
     if (mine !== loading) return;  // a newer load started meanwhile
-    renderCounts(runs);
+    if (!progressive) page = 0;
     renderSuggestions(runs);
-    shown = state.state ? runs.filter((run) => run.state === state.state) : runs;
-    page = 0;
-    renderPage();
+    show(runs);
+    $("runs").setAttribute("aria-busy", "false");
     $("window-note").textContent = (clipped ? "jobtrail answers for the last 7 days; the " +
       "window starts there. " : "") + (requests > 1 ? `Loaded in ${requests} requests.` : "");
   } catch (err) {
     if (mine !== loading) return;
+    $("runs").setAttribute("aria-busy", "false");
     $("window-error").textContent = err.message;
     shown = [];
     renderPage();
@@ -188,7 +205,7 @@ export async function refreshRuns() {
 
 function scheduleRefresh() {
   stopRuns();
-  if ($("filters").auto.checked) refreshTimer = setInterval(refreshRuns, AUTO_REFRESH_MS);
+  if ($("filters").auto.checked) refreshTimer = setInterval(() => refreshRuns(false), AUTO_REFRESH_MS);
 }
 
 export async function showRuns(params) {
