@@ -211,7 +211,7 @@ def fingerprint(event: Event) -> str:
     """A digest of everything the event says, its instant rather than the text of its timestamp
     (`Z` and `+00:00` are the same event): a retry of the same event matches, a different event
     reusing the eventId does not."""
-    content = (
+    content: tuple[object, ...] = (
         event.kind, event.ts, event.job_name, event.environment, event.job_id, event.run_key,
         event.state, event.step_name, event.dependencies, event.attempt, event.exit_code,
         event.message, event.stream, event.seq, event.data,
