@@ -7,9 +7,10 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from jobtrail.domain import identity
+from jobtrail.store.schema import steps
 from jobtrail.wire import paths
 from tests.conftest import MakeApi
 from tests.support import Api, Org, ago, event, make_org
@@ -37,6 +38,9 @@ def event_sets(draw: st.DrawFn) -> list[dict[str, Any]]:
         elif kind == "step":
             deps = draw(st.one_of(st.none(), st.sampled_from([[], ["a"], ["x", "y"]])))
             step = {"name": step_name, **({"dependencies": deps} if deps is not None else {})}
+            owners = draw(st.one_of(st.none(), st.sampled_from(["o1", ["o2"], ["o1", "o3"]])))
+            if owners is not None:
+                step["owners"] = owners
             extra = {
                 "exitCode": draw(st.one_of(st.none(), st.integers(0, 3))),
                 "attempt": draw(st.integers(1, 3)),
@@ -60,6 +64,15 @@ def event_sets(draw: st.DrawFn) -> list[dict[str, Any]]:
                 )
             )
     return events
+
+
+def _owners(engine: Engine, api: Api) -> list[tuple[str, str, str | None]]:
+    """The owners stored per step (not in the API's output), by run key and step name."""
+    job = identity.job_id(api.org.id, "prod", "webmodel")
+    keys = {identity.run_id(api.org.id, job, k): k for k in ("r1", "r2")}
+    stmt = select(steps.c.run_id, steps.c.name, steps.c.owners).where(steps.c.org_id == api.org.id)
+    with engine.connect() as conn:
+        return sorted((keys[r.run_id], r.name, r.owners) for r in conn.execute(stmt))
 
 
 def _output(api: Api) -> bytes:
@@ -103,3 +116,4 @@ def test_any_order_any_batching_same_output(
         if hi > lo:
             b.ingest(stream[lo:hi])
     assert _output(a) == _output(b)
+    assert _owners(engine, a) == _owners(engine, b)

@@ -16,9 +16,11 @@ from typing import Any
 
 import orjson
 import pytest
+from sqlalchemy import Engine, select
 
 from jobtrail.domain import identity
 from jobtrail.runner.dbt import dbt_executable
+from jobtrail.store.schema import steps as steps_table
 from jobtrail.wire import paths
 from tests.runner.conftest import steps_by_name
 from tests.support import Api, free_port
@@ -164,6 +166,35 @@ def test_a_failing_model_fails_once_with_its_error_and_skips_what_is_downstream(
     assert parent["state"] == "FAILED"
     assert parent["message"] == "1 of 32 dbt nodes failed: model.shop.countries"
     assert "START sql view model main.countries" in parent["stdout"]  # the whole output
+
+
+def test_a_nodes_meta_owner_reaches_its_stored_step(
+    shop: tuple[Job, Job], api: Api, engine: Engine
+) -> None:
+    """dbt_shop's models `countries` (fails) and `revenue` carry `config.meta.owner`: one
+    owner, and a list of two."""
+    first, _ = shop
+    sent = {
+        e["step"]["name"]: e["step"].get("owners")
+        for e in first.events
+        if e["kind"] == "step" and e["step"]["name"] == "model.shop.countries"
+    }
+    assert sent == {"model.shop.countries": ["countries-team@shop.test"]}
+    steps = ingest(api, first)
+    stored = stored_owners(engine, api, steps[""]["runId"])
+    assert stored["model.shop.countries"] == ["countries-team@shop.test"]
+    assert stored["model.shop.revenue"] == ["finance@shop.test", "ana@shop.test"]
+    assert stored["model.shop.stg_customers"] is None
+    assert stored["build"] is None
+
+
+def stored_owners(engine: Engine, api: Api, run_id: str) -> dict[str, list[str] | None]:
+    """The owners the store keeps for each step of the run."""
+    stmt = select(steps_table.c.name, steps_table.c.owners).where(
+        steps_table.c.org_id == api.org.id, steps_table.c.run_id == run_id
+    )
+    with engine.connect() as conn:
+        return {r.name: orjson.loads(r.owners) if r.owners else None for r in conn.execute(stmt)}
 
 
 def test_node_times_are_dbts_own(shop: tuple[Job, Job], api: Api) -> None:

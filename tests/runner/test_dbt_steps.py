@@ -9,7 +9,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from jobtrail.runner.dbt import DbtSteps
+from jobtrail.runner.dbt.steps import owners
 from jobtrail.runner.events import EventFactory
+from jobtrail.wire.limits import MAX_NAME, MAX_OWNERS
 
 NODES = [f"model.p.m{i}" for i in range(6)]
 STATUSES = ["success", "error", "skipped", "pass", "fail", "warn", "runtime error"]
@@ -170,3 +172,27 @@ def test_a_timeout_says_so_on_the_nodes_it_stopped() -> None:
     ]
     skipped = {e["message"] for e in rec.events if e["state"] == "SKIPPED"}
     assert skipped == {"timed out after 0:10:00; its processes were killed before this node ran"}
+
+
+def test_a_nodes_meta_owner_is_on_each_of_its_events_as_a_list() -> None:
+    rec = _Recorder()
+    steps = rec.steps()
+    listing = _listing()
+    listing["nodes"][0]["owner"] = " ana@shop.test "  # dbt allows one string
+    listing["nodes"][1]["owner"] = ["fin@shop.test", "", "fin@shop.test", 7, "bo"]  # or a list
+    _feed(steps, listing, {"t": "start", "node": NODES[0], "at": AT})
+    steps.close(1)
+    owners = {e["step"]["name"]: e["step"].get("owners") for e in rec.events}
+    assert [e["step"]["owners"] for e in rec.events if e["step"]["name"] == NODES[0]] == [
+        ["ana@shop.test"],
+        ["ana@shop.test"],
+    ]
+    assert owners[NODES[1]] == ["fin@shop.test", "bo"]
+    assert "owners" not in next(e["step"] for e in rec.events if e["step"]["name"] == NODES[2])
+
+
+def test_owners_take_what_the_server_accepts() -> None:
+    for nothing in (None, "", " ", [], {"a": 1}):
+        assert owners(nothing) is None
+    assert owners([f"o{i}" for i in range(30)]) == [f"o{i}" for i in range(MAX_OWNERS)]
+    assert owners("x" * 300) == ["x" * MAX_NAME]

@@ -30,6 +30,17 @@ class AlertContext:
     run_url: str | None  # the console link to the run
 
 
+def recipients(job_owners: tuple[str, ...], run: RunFacts | None) -> tuple[str, ...]:
+    """Who an alert is for (issue 10, Deliver 5): the job's owners, then the owners of the run's
+    failed step (a dbt node's `meta.owner`), each once (ignoring case, the first spelling kept),
+    so the team that owns the broken model hears of it too."""
+    step_owners = run.failed_step_owners if run is not None and run.failed_step else ()
+    seen: dict[str, str] = {}
+    for owner in (*job_owners, *step_owners):
+        seen.setdefault(owner.casefold(), owner)
+    return tuple(seen.values())
+
+
 def title(condition: Condition) -> str:
     what = _TITLES.get(condition.condition, condition.condition)
     return f"{condition.job_name} ({condition.environment}) {what}"

@@ -36,6 +36,7 @@ class RunFacts:
     start: int | None  # µs since the epoch
     end: int | None
     failed_step: str | None = None
+    failed_step_owners: tuple[str, ...] = ()  # the failed step's own (a dbt node's meta.owner)
 
     @property
     def duration(self) -> int | None:

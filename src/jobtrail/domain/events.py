@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal, NotRequired
 import orjson
 from pydantic import (
     AfterValidator,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -32,6 +33,7 @@ from jobtrail.wire.limits import (
     MAX_LOG_CHUNK_BYTES,
     MAX_MESSAGE,
     MAX_NAME,
+    MAX_OWNERS,
 )
 
 __all__ = ["MAX_BATCH_BYTES", "MAX_BATCH_EVENTS", "MAX_LOG_CHUNK_BYTES", "MAX_NAME"]
@@ -64,6 +66,15 @@ def timestamp_micros(value: str) -> int:
         return _IMPOSSIBLE
 
 
+def _one_as_list(value: object) -> object:
+    """dbt lets `meta.owner` be one string or a list: one owner is a list of one."""
+    return [value] if isinstance(value, str) else value
+
+
+def _dedupe(value: list[str]) -> list[str]:
+    return list(dict.fromkeys(value))
+
+
 def _unique(value: list[str]) -> list[str]:
     if len(set(value)) != len(value):
         raise ValueError("dependencies must not repeat a step")
@@ -78,6 +89,26 @@ Timestamp = Annotated[
     str,
     AfterValidator(_check_timestamp),
     WithJsonSchema({"type": "string", "pattern": RFC3339_PATTERN, "format": "date-time"}),
+]
+_OWNER_SCHEMA = {"type": "string", "minLength": 1, "maxLength": MAX_NAME}
+# A step's owners (names or e-mail addresses), alerted besides the job's owners when the step
+# fails; the latest state event of the step that carries owners decides them.
+Owners = Annotated[
+    list[Name],
+    BeforeValidator(_one_as_list),
+    Field(max_length=MAX_OWNERS),
+    AfterValidator(_dedupe),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                _OWNER_SCHEMA,
+                {"type": "array", "items": _OWNER_SCHEMA, "maxItems": MAX_OWNERS},
+            ],
+            "description": "The step's owners (names or e-mail addresses), one or a list; "
+            "also alerted when the step fails. Only on step events; the latest step event "
+            "carrying owners decides them.",
+        }
+    ),
 ]
 _Strict = ConfigDict(extra="forbid")
 
@@ -95,6 +126,7 @@ class StepIn(TypedDict):
     dependencies: NotRequired[
         Annotated[list[StepName], Field(max_length=1000), AfterValidator(_unique)] | None
     ]
+    owners: NotRequired[Owners | None]
 
 
 @with_config(_Strict)
@@ -147,6 +179,7 @@ class Event:
     stream: str | None = None
     data: str | None = None
     seq: int | None = None
+    owners: list[str] | None = None
 
 
 def to_event(raw: EventIn) -> Event:
@@ -170,6 +203,7 @@ def to_event(raw: EventIn) -> Event:
         raw.get("stream"),
         raw.get("data"),
         raw.get("seq"),
+        step.get("owners") if step else None,
     )
 
 
@@ -177,11 +211,13 @@ def fingerprint(event: Event) -> str:
     """A digest of everything the event says, its instant rather than the text of its timestamp
     (`Z` and `+00:00` are the same event): a retry of the same event matches, a different event
     reusing the eventId does not."""
-    content = (
+    content: tuple[object, ...] = (
         event.kind, event.ts, event.job_name, event.environment, event.job_id, event.run_key,
         event.state, event.step_name, event.dependencies, event.attempt, event.exit_code,
         event.message, event.stream, event.seq, event.data,
     )  # fmt: skip
+    if event.owners is not None:  # only then: events without owners keep their old digest
+        content += (event.owners,)
     # MD5 as a checksum, not for security: the fastest 128-bit digest in hashlib here.
     return hashlib.md5(orjson.dumps(content), usedforsecurity=False).hexdigest()
 
@@ -265,6 +301,8 @@ def kind_problems(event: Event) -> list[tuple[str, str]]:
             problems.append(("step", "a step event needs step.name"))
     else:
         problems.extend(_log_problems(event))
+    if event.kind == "log" and event.owners is not None:
+        problems.append(("step", "only step events carry step.owners"))
     if event.kind != "log":
         for name in ("stream", "data", "seq"):
             if getattr(event, name) is not None:

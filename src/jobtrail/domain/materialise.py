@@ -50,6 +50,8 @@ class StepRow:
     message: str | None = None
     first_event_ts: int | None = None
     first_running_ts: int | None = None
+    owners: str | None = None  # JSON list, from the newest step event that carries owners
+    owners_key: Key = NO_KEY
 
 
 @dataclass
@@ -172,6 +174,9 @@ def _fold_step(out: Folded, org_id: str, rid: str, key: Key, ev: Event) -> None:
     if ev.dependencies is not None and key > step.deps_key:
         step.deps_key = key
         step.dependencies = orjson.dumps(ev.dependencies).decode()
+    if ev.owners is not None and key > step.owners_key:
+        step.owners_key = key
+        step.owners = orjson.dumps(ev.owners).decode()
 
 
 def _fold_log(out: Folded, org_id: str, rid: str, ev: Event) -> None:

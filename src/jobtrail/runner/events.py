@@ -48,11 +48,15 @@ class EventFactory:
         exit_code: int | None = None,
         message: str | None = None,
         at: datetime | None = None,
+        owners: list[str] | None = None,
     ) -> dict[str, Any]:
-        """`at`: when it happened, if not now (dbt's own times for its nodes)."""
+        """`at`: when it happened, if not now (dbt's own times for its nodes); `owners`: the
+        step's own (a dbt node's meta.owner), alerted too when it fails."""
         step: StepRef = {"name": name}
         if dependencies is not None:
             step["dependencies"] = dependencies
+        if owners:
+            step["owners"] = owners
         return self._event(
             "step",
             at,

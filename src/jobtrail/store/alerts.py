@@ -35,13 +35,16 @@ def recent_runs(engine: Engine, since: int) -> dict[JobKey, list[RunFacts]]:
 def _org_runs(conn: Connection, org_id: str, since: int) -> Iterable[tuple[JobKey, RunFacts]]:
     r = runs.c
     recent = and_(r.org_id == org_id, r.last_event_ts >= since)
-    failed_step = (
-        select(steps.c.run_id, func.min(steps.c.name).label("name"))
+    failed_steps = (
+        select(steps.c.run_id, steps.c.name, steps.c.owners)
         .join(runs, and_(runs.c.org_id == steps.c.org_id, runs.c.run_id == steps.c.run_id))
         .where(recent, steps.c.org_id == org_id, steps.c.state == "FAILED")
-        .group_by(steps.c.run_id)
     )
-    failed = {row.run_id: row.name for row in conn.execute(failed_step)}
+    failed: dict[str, tuple[str, tuple[str, ...]]] = {}  # run → its first failed step, owners
+    for row in conn.execute(failed_steps):
+        if row.run_id not in failed or row.name < failed[row.run_id][0]:
+            owners = tuple(orjson.loads(row.owners)) if row.owners else ()
+            failed[row.run_id] = (row.name, owners)
     stmt = select(
         r.job_name,
         r.environment,
@@ -54,7 +57,8 @@ def _org_runs(conn: Connection, org_id: str, since: int) -> Iterable[tuple[JobKe
     for row in conn.execute(stmt):
         start = row.first_running_ts if row.first_running_ts is not None else row.first_event_ts
         end = row.state_ts if is_terminal(row.state) and row.state_ts >= 0 else None
-        facts = RunFacts(row.run_id, row.state, start, end, failed.get(row.run_id))
+        step, owners = failed.get(row.run_id, (None, ()))
+        facts = RunFacts(row.run_id, row.state, start, end, step, owners)
         yield (org_id, row.job_name, row.environment), facts
 
 

@@ -258,6 +258,7 @@ def _step_params(row: StepRow) -> dict[str, object]:
     params = dict(row.__dict__)
     params.update(_key_values("state", params.pop("state_key")))
     params.update(_key_values("deps", params.pop("deps_key")))
+    params.update(_key_values("owners", params.pop("owners_key")))
     return params
 
 
@@ -267,9 +268,11 @@ def _steps_upsert(dialect: str) -> Any:
     ex = ins.excluded
     state_cols = ("state", "state_ts", "state_rank", "state_eid", "exit_code", "message")
     deps_cols = ("dependencies", "deps_ts", "deps_rank", "deps_eid")
+    owners_cols = ("owners", "owners_ts", "owners_rank", "owners_eid")
     set_ = {
         **_pick(_newer(steps, ex, "state"), ex, steps, state_cols),
         **_pick(_newer(steps, ex, "deps"), ex, steps, deps_cols),
+        **_pick(_newer(steps, ex, "owners"), ex, steps, owners_cols),
         "attempt": case((ex.attempt > steps.c.attempt, ex.attempt), else_=steps.c.attempt),
         "first_event_ts": _earliest(steps, ex, "first_event_ts"),
         "first_running_ts": _earliest(steps, ex, "first_running_ts"),

@@ -153,6 +153,12 @@ steps = Table(
     Column("message", Text),
     Column("first_event_ts", BigInteger),
     Column("first_running_ts", BigInteger),
+    # The step's own owners (a JSON list, e.g. a dbt node's meta.owner), decided by the newest
+    # step event carrying owners; the key's defaults are "no such event yet" (NO_KEY).
+    Column("owners", Text),
+    Column("owners_ts", BigInteger, nullable=False, server_default="-1"),
+    Column("owners_rank", SmallInteger, nullable=False, server_default="-1"),
+    Column("owners_eid", EventIdType, nullable=False, server_default=""),
 )
 
 log_chunks = Table(

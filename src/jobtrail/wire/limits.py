@@ -8,6 +8,7 @@ MAX_BATCH_BYTES = 10 * 1024 * 1024
 MAX_LOG_CHUNK_BYTES = 1024 * 1024
 MAX_MESSAGE = 4096
 MAX_NAME = 200
+MAX_OWNERS = 20  # owners a step event may name (a dbt node's meta.owner)
 
 WINDOW_MAX_SPAN = timedelta(hours=96)
 WINDOW_MAX_AGE = timedelta(days=7)

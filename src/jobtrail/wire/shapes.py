@@ -74,6 +74,7 @@ class JobRef(TypedDict):
 class StepRef(TypedDict):
     name: str
     dependencies: NotRequired[list[str] | None]
+    owners: NotRequired[list[str] | str | None]  # on step events: also alerted when it fails
 
 
 class Event(TypedDict):

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from sqlalchemy import Engine
 
-from jobtrail.domain.alert_message import AlertContext, render
+from jobtrail.domain.alert_message import AlertContext, recipients, render
 from jobtrail.domain.alert_settings import AlertSettings
 from jobtrail.domain.evaluation import Condition, JobSnapshot, RunFacts, evaluate
 from jobtrail.store import alerts, catalog, leases
@@ -124,7 +124,7 @@ class Alerting:
         url = None
         if self.public_url and run is not None:
             url = f"{self.public_url.rstrip('/')}/console/#/runs/{run.run_id}"
-        who = owners.get(key, ())
+        who = recipients(owners.get(key, ()), run)
         message = render(AlertContext(c, run, who, tail, url))
         channels = () if key in quiet else tuple(job.settings.channels or ())
         step = run.failed_step if run else None

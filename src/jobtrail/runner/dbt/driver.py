@@ -86,10 +86,23 @@ def _report_selection() -> None:
         for node in task._flattened_nodes or ():
             depends = getattr(getattr(node, "depends_on", None), "nodes", None) or []
             kind = getattr(node.resource_type, "value", node.resource_type)
-            nodes.append({"id": node.unique_id, "type": str(kind), "deps": list(depends)})
+            record = {"id": node.unique_id, "type": str(kind), "deps": list(depends)}
+            owner = _owner(node)
+            if owner is not None:
+                record["owner"] = owner
+            nodes.append(record)
         _out({"t": "nodes", "nodes": nodes})
 
     GraphRunnableTask._runtime_initialize = initialise  # type: ignore[method-assign]
+
+
+def _owner(node: Any) -> Any:
+    """The node's `meta.owner` (a string or a list, as dbt allows), from `meta` or from
+    `config.meta` (dbt 1.10 moved `meta` under `config`); None when it has none."""
+    for meta in (getattr(node, "meta", None), getattr(getattr(node, "config", None), "meta", None)):
+        if isinstance(meta, dict) and meta.get("owner"):
+            return meta["owner"]
+    return None
 
 
 def _result(result: Any) -> dict[str, Any]:

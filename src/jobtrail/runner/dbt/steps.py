@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import orjson
 
 from jobtrail.runner.events import EventFactory
+from jobtrail.wire.limits import MAX_NAME, MAX_OWNERS
 
 Emit = Callable[[dict[str, Any]], None]
 
@@ -46,6 +47,7 @@ class _Node:
     kind: str
     deps: list[str]
     state: str | None = None  # None until it starts; then RUNNING or terminal
+    owners: list[str] | None = None  # its dbt `meta.owner`, alerted too when it fails
 
 
 @dataclass
@@ -87,7 +89,7 @@ class DbtSteps:
         known = {n["id"] for n in listed}
         for node in listed:
             deps = [d for d in node["deps"] if d in known] or [self.parent]
-            self.nodes[node["id"]] = _Node(node["type"], deps)
+            self.nodes[node["id"]] = _Node(node["type"], deps, owners=owners(node.get("owner")))
 
     def _on_start(self, record: dict[str, Any]) -> None:
         node = self.nodes.get(record["node"])
@@ -182,13 +184,25 @@ class DbtSteps:
     ) -> None:
         node = self.nodes[uid]
         node.state = state
-        self.emit(self.events.step(uid, state, dependencies=node.deps, message=message, at=at))
+        self.emit(
+            self.events.step(
+                uid, state, dependencies=node.deps, message=message, at=at, owners=node.owners
+            )
+        )
         if state != "RUNNING":
             for name in ("stdout", "stderr"):
                 self.stream(uid, name).flush(final=True)
 
     def _write(self, uid: str, stream: str, text: str) -> None:
         self.stream(uid, stream).feed_text(text if text.endswith("\n") else text + "\n")
+
+
+def owners(value: Any) -> list[str] | None:
+    """A node's `meta.owner` as a list: dbt allows one string or a list; anything else, empty
+    strings and repeats are left out, and it is cut to what the server takes."""
+    listed = [value] if isinstance(value, str) else value if isinstance(value, list) else []
+    names = [v.strip()[:MAX_NAME] for v in listed if isinstance(v, str) and v.strip()]
+    return list(dict.fromkeys(names))[:MAX_OWNERS] or None
 
 
 def _message(result: dict[str, Any]) -> tuple[str | None, str | None]:
