@@ -41,6 +41,7 @@ def test_prune_removes_runs_stored_with_a_far_future_timestamp(engine: Engine) -
     ingest(engine, org.id, parse_batch({"events": far + simple_run(ago(hours=1), "now")}), 1 << 24)
     now = accounts.now_micros()
     week_ago = now - 7 * 86_400 * 1_000_000
-    assert retention.prune(engine, week_ago) == 0
-    assert retention.prune(engine, week_ago, now + 300_000_000) == 1
+    retention.prune(engine, week_ago)  # the database is shared: other tests' runs may go too
+    assert _count(engine, runs, org.id) == 2
+    assert retention.prune(engine, week_ago, now + 300_000_000) >= 1
     assert _count(engine, runs, org.id) == 1
