@@ -139,7 +139,7 @@ def test_run_conditions_fire_once_with_their_content(
         started = format_ts(to_micros(start))
         assert f"run {hung['runId']}: RUNNING, started {started}, ended -" in stuck
         assert "owners: ops@acme.example" in stuck
-        assert f"console: http://jobtrail.example/console/#/runs/{hung['runId']}" in stuck
+        assert f"console: http://jobtrail.example/console#/runs/{hung['runId']}" in stuck
         assert hung["owners"] == ["ops@acme.example"]
         assert "took 0m07s, minimum 0m30s" in _text(receiver, "quick", "too_short")
         assert "took 1m00s, usual limit 0m21s" in _text(receiver, "slow", "too_slow")

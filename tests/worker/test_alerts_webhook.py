@@ -65,7 +65,7 @@ def test_failed_run_alerts_once_then_recovers(
         assert "webmodel (prod) failed" in text
         assert "failed step: run-dbt" in text
         assert "Database Error" in text  # the stderr tail
-        assert "http://jobtrail.example/console/#/runs/" in text
+        assert "http://jobtrail.example/console#/runs/" in text
         run_worker(now + timedelta(seconds=30), config(receiver.url))
         assert len(receiver.received) == 1  # the same failed run is never raised twice
         [alert] = api.get("/alerts/v1/alerts").json()

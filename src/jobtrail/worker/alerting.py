@@ -17,6 +17,7 @@ from jobtrail.domain.alert_settings import AlertSettings
 from jobtrail.domain.evaluation import Condition, JobSnapshot, RunFacts, evaluate
 from jobtrail.store import alerts, catalog, leases
 from jobtrail.store.logs import StreamRef, read_tail_lines
+from jobtrail.wire import paths
 from jobtrail.worker.channels import SendFailed, send
 from jobtrail.worker.config import AlertsConfig
 
@@ -123,7 +124,7 @@ class Alerting:
             tail = read_tail_lines(engine, ref, 20).decode("utf-8", "replace")
         url = None
         if self.public_url and run is not None:
-            url = f"{self.public_url.rstrip('/')}/console/#/runs/{run.run_id}"
+            url = paths.console_run_url(self.public_url, run.run_id)
         who = recipients(owners.get(key, ()), run)
         message = render(AlertContext(c, run, who, tail, url))
         channels = () if key in quiet else tuple(job.settings.channels or ())
