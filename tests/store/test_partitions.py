@@ -2,6 +2,7 @@
 retention drops whole expired days instead of deleting their rows, a day still holding rows of
 a kept run waits, and eventId / log chunk keys stay unique across days on both backends."""
 
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,8 +16,8 @@ from jobtrail.domain.batches import parse_batch
 from jobtrail.domain.errors import EventConflict
 from jobtrail.settings import Settings, normalise_db_url
 from jobtrail.store import migrate, partitions
-from jobtrail.store.dialect import is_sqlite, make_engine
-from jobtrail.store.ingest import ingest
+from jobtrail.store.dialect import is_sqlite, make_engine, write_transaction
+from jobtrail.store.ingest import ingest, prepare, write_prepared
 from jobtrail.store.logs import StreamRef, chunk_sizes, iter_chunks
 from jobtrail.store.schema import events, log_chunks, runs
 from jobtrail.worker.loop import Worker, partitions_task, retention_task
@@ -236,3 +237,59 @@ def test_a_busy_day_is_dropped_by_a_later_round(pg_engine: Engine) -> None:
         reader.close()
     assert partitions.drop_expired(engine, day + partitions.DAY, []) >= 2
     assert not _exists(engine, partitions.partition_name("events", day))
+
+
+def _wait_blocked_or_done(engine: Engine, thread: threading.Thread) -> None:
+    """Until the thread has finished or its transaction waits on a lock held by ours (a
+    condition, not a timing: the poll only bounds how long a broken store may take)."""
+    waiting = text(
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    for _ in range(2000):
+        thread.join(0.01)
+        if not thread.is_alive():
+            return
+        with engine.connect() as conn:
+            if conn.execute(waiting).scalar():
+                return
+    raise AssertionError("the second writer neither finished nor waited")
+
+
+@pytest.mark.parametrize("kind", ["event", "chunk"])
+def test_concurrent_writers_of_one_key_on_two_days_store_it_once(
+    pg_engine: Engine, kind: str
+) -> None:
+    """The first transaction still open when the second one checks its key: the second must
+    wait for the commit and then see the row, not store the key a second time (events: the
+    key locks; chunks: the lock on their run's row, which the writer takes first)."""
+    org = make_org(pg_engine)
+    if kind == "event":
+        kw: dict[str, Any] = {"state": "RUNNING", "eventId": "raced-id"}
+        first = event("run", ago(days=1), "raced", **kw)
+        second = event("run", ago(minutes=1), "raced", **kw)
+    else:
+        kw = {"step": "s", "stream": "stdout", "seq": 0}
+        first = event("log", ago(days=1), "raced", data="first\n", **kw)
+        second = event("log", ago(minutes=1), "raced", data="second\n", **kw)
+    outcome: list[Any] = []
+
+    def other_writer() -> None:
+        try:
+            outcome.append(_store(pg_engine, org.id, [second]))
+        except EventConflict as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=other_writer)
+    with write_transaction(pg_engine) as conn:
+        assert write_prepared(conn, prepare(org.id, parse_batch({"events": [first]})), CAP)
+        thread.start()
+        _wait_blocked_or_done(pg_engine, thread)
+    thread.join(30)
+    assert not thread.is_alive()
+    if kind == "event":
+        assert isinstance(outcome[0], EventConflict)
+        assert _count(pg_engine, events, org.id) == 1
+    else:
+        assert (outcome[0].accepted, outcome[0].duplicates) == (0, 1)
+        assert _count(pg_engine, log_chunks, org.id) == 1

@@ -17,7 +17,7 @@ from jobtrail.domain.materialise import Folded, LogChunk, RunRow, StepRow, fold
 from jobtrail.domain.states import is_terminal
 from jobtrail.store.dialect import executemany, insert, is_retryable, write_transaction
 from jobtrail.store.notify import notify_runs
-from jobtrail.store.partitions import clashes
+from jobtrail.store.partitions import clashes, lock_keys
 from jobtrail.store.schema import events, log_chunks, log_streams, runs, steps
 
 _EVENTS_INSERT = events.insert()
@@ -159,9 +159,11 @@ def _insert_all_or_nothing(
 ) -> bool:
     """Insert the rows if none of them is stored yet (the usual case, one statement); else
     change nothing and say False, so the caller takes the slower, exact path. On PostgreSQL a
-    key stored in another day's partition is not a conflict of the insert: `clashes` asks."""
+    key stored in another day's partition is not a conflict of the insert: `clashes` asks,
+    after `lock_keys` made any concurrent writer of the same keys commit first."""
     if not rows:
         return True
+    lock_keys(conn, table, rows)
     savepoint = conn.begin_nested()
     inserted = executemany(conn, statement(conn.dialect.name), rows)
     if inserted == len(rows) and not clashes(conn, table, rows):

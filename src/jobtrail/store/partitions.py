@@ -9,9 +9,12 @@ A partitioned table's unique keys must hold the partition key, so on PostgreSQL 
 (org, eventId, ts) and (org, run, step, stream, seq, ts). A repeat with the same timestamp (a
 resend) collides as before; `clashes` finds the other case, the same eventId or chunk with
 another timestamp in another day, which ingestion then treats like any known key (a 409 for an
-eventId with other content, a duplicate for a chunk)."""
+eventId with other content, a duplicate for a chunk). `clashes` cannot see a row another
+transaction has not committed yet, so `lock_keys` first makes concurrent writers of the same key
+take turns (see there)."""
 
 import logging
+import zlib
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,7 +22,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.types import BigInteger, Text
+from sqlalchemy.types import BigInteger, Integer, Text
 
 from jobtrail.store.dialect import is_sqlite, write_transaction
 
@@ -205,6 +208,47 @@ _CHUNK_CLASH = text(
     "AND c.step_name = b.step_name AND c.stream = b.stream AND c.seq = b.seq "
     "AND c.ts <> b.ts LIMIT 1) AS other LIMIT 1"
 ).bindparams(*(bindparam(n, type_=ARRAY(t)) for n, t in _CHUNK_KEY.items()))
+
+
+# Event key locks: transaction-scoped advisory locks in a namespace of their own (the two-int
+# form, apart from the migration lock's bigint), one per bucket of a hash of (org, eventId). The
+# buckets bound the locks one transaction holds whatever its batches (a group commit's too; a
+# lock taken again is not counted again): PostgreSQL's lock table has max_locks_per_transaction
+# (64 by default) x connections (100) slots for everyone, and a batch may hold 10,000 events.
+# Two eventIds sharing a bucket only make their writers take turns.
+_LOCK_SPACE = 0x6A74  # "jt"
+LOCK_BUCKETS = 1024
+_LOCK = text(
+    "SELECT count(pg_advisory_xact_lock(:space, b)) FROM unnest(:buckets) AS b"
+).bindparams(bindparam("buckets", type_=ARRAY(Integer)))
+
+
+def lock_buckets(rows: Sequence[dict[str, Any]]) -> list[int]:
+    """The lock buckets of the event rows' keys, each once, ascending: stable across processes
+    (crc32, not Python's salted hash)."""
+    return sorted(
+        {
+            zlib.crc32(f"{row['org_id']}\x1f{row['event_id']}".encode()) % LOCK_BUCKETS
+            for row in rows
+        }
+    )
+
+
+def lock_keys(conn: Connection, table: str, rows: Sequence[dict[str, Any]]) -> None:
+    """Wait until no other transaction is writing any of the rows' keys, and hold them until
+    this one ends: taken before the insert, a concurrent writer of the same eventId waits here
+    until this transaction commits, and its `clashes` (a fresh statement under READ COMMITTED)
+    then sees the committed row.
+
+    One statement, buckets ascending, so two single batches never wait on each other in a cycle
+    (batches sharing a group commit's transaction may: PostgreSQL breaks that with a deadlock
+    error, which the writers retry). Taken outside the insert's savepoint, whose rollback would
+    release them. Nothing for log chunks: a chunk's key holds its run, and ingestion upserts
+    the run's row before writing its chunks, so that row's lock already makes two writers of
+    one chunk take turns. Nothing on SQLite, whose unique keys hold no timestamp."""
+    if table != "events" or not rows or is_sqlite(conn):
+        return
+    conn.execute(_LOCK, {"space": _LOCK_SPACE, "buckets": lock_buckets(rows)})
 
 
 def clashes(conn: Connection, table: str, rows: Sequence[dict[str, Any]]) -> bool:
