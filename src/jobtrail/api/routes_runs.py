@@ -58,9 +58,9 @@ def _list_runs(
         rows = [
             r
             for r in rows
-            if (filters["jobName"] is None or r.job_name == filters["jobName"])
-            and (filters["environment"] is None or r.environment == filters["environment"])
-            and (filters["state"] is None or r.state == filters["state"])
+            if (filters["jobName"] is None or r[queries.JOB_NAME] == filters["jobName"])
+            and (filters["environment"] is None or r[queries.ENVIRONMENT] == filters["environment"])
+            and (filters["state"] is None or r[queries.STATE] == filters["state"])
         ]
     headers = {}
     if result.truncated and result.oldest_kept_ts is not None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, func, select
 
-from jobtrail.store.dialect import in_bound_list, joins_subqueries_well
+from jobtrail.store.dialect import joins_subqueries_well
 from jobtrail.store.schema import events, log_streams, runs, steps
 from jobtrail.wire.limits import DEFAULT_WINDOW_EVENT_CAP
 
@@ -25,6 +25,8 @@ RUN_COLUMNS = (
     runs.c.first_running_ts,
     runs.c.last_ts,
 )
+# Positions in a listing row (a plain tuple of RUN_COLUMNS).
+JOB_NAME, ENVIRONMENT, STATE = 2, 3, 5
 
 STEP_COLUMNS = (
     steps.c.name,
@@ -58,7 +60,7 @@ class WindowResult:
     oldest_kept_ts: int | None
 
 
-def _kept_events(cap: int) -> Any:
+def _kept_events() -> Any:
     """The newest `cap` state-change events of the window, through ix_events_window."""
     return (
         select(events.c.run_id, events.c.ts)
@@ -68,26 +70,13 @@ def _kept_events(cap: int) -> Any:
             events.c.ts < bindparam("end"),
         )
         .order_by(events.c.ts.desc(), events.c.event_id.desc())
-        .limit(cap)
+        .limit(bindparam("cap"))
     )
 
 
-@cache
-def _window_statements(cap: int) -> tuple[Any, Any, Any, Any]:
-    kept = _kept_events(cap).subquery("kept")
-    run_ids = select(kept.c.run_id).distinct()
-    runs_of_kept = (
-        select(*RUN_COLUMNS)
-        .where(runs.c.org_id == bindparam("org"), runs.c.run_id.in_(select(kept.c.run_id)))
-        .order_by(*LISTING_ORDER)
-    )
-    runs_by_id = (
-        select(*RUN_COLUMNS)
-        .where(runs.c.org_id == bindparam("org"), in_bound_list(runs.c.run_id, "ids"))
-        .order_by(*LISTING_ORDER)
-    )
-    # Rows cap-1 and cap: the first is the oldest kept event, the second exists when trimmed.
-    boundary = (
+def _boundary() -> Any:
+    """Rows cap-1 and cap: the first is the oldest kept event, the second exists when trimmed."""
+    return (
         select(events.c.ts)
         .where(
             events.c.org_id == bindparam("org"),
@@ -96,26 +85,79 @@ def _window_statements(cap: int) -> tuple[Any, Any, Any, Any]:
         )
         .order_by(events.c.ts.desc(), events.c.event_id.desc())
         .limit(2)
-        .offset(cap - 1)
+        .offset(bindparam("cut"))
     )
-    return runs_of_kept, run_ids, runs_by_id, boundary
+
+
+def _runs_of_kept(dialect: str) -> Any:
+    """The kept events' runs, in listing order, in one statement. SQLite builds a one-off index
+    on the `IN (SELECT ... LIMIT n)`; PostgreSQL gets the kept ids as a materialised CTE joined
+    to runs, a plan that never re-runs the subquery per run row (which an `IN` may on tables
+    not yet analysed)."""
+    if joins_subqueries_well(dialect):
+        kept: Any = _kept_events().subquery("kept")
+        return (
+            select(*RUN_COLUMNS)
+            .where(runs.c.org_id == bindparam("org"), runs.c.run_id.in_(select(kept.c.run_id)))
+            .order_by(*LISTING_ORDER)
+        )
+    kept = _kept_events().cte("kept").prefix_with("MATERIALIZED")
+    ids = select(kept.c.run_id).distinct().subquery("ids")
+    return (
+        select(*RUN_COLUMNS)
+        .select_from(runs.join(ids, runs.c.run_id == ids.c.run_id))
+        .where(runs.c.org_id == bindparam("org"))
+        .order_by(*LISTING_ORDER)
+    )
+
+
+@dataclass(frozen=True)
+class _DriverStatement:
+    """A statement compiled once for one dialect: its SQL string and how to order its values,
+    run straight on the driver's cursor (the listing's rows come back as plain tuples, without
+    SQLAlchemy building a Row for each of its ~2,000 runs)."""
+
+    sql: str
+    positions: tuple[str, ...] | None  # names in order for positional paramstyles
+    defaults: tuple[tuple[str, Any], ...]  # values SQLAlchemy bound itself (an OFFSET 0)
+
+    def params(self, values: dict[str, Any]) -> Any:
+        values = {**dict(self.defaults), **values}
+        if self.positions is None:
+            return values
+        return tuple(values[name] for name in self.positions)
+
+
+@cache
+def _driver_statement(dialect_name: str, which: str, dialect: Any) -> _DriverStatement:
+    stmt = _boundary() if which == "boundary" else _runs_of_kept(dialect_name)
+    compiled = stmt.compile(dialect=dialect)
+    positions = tuple(compiled.positiontup) if compiled.positional else None
+    defaults = tuple((k, v) for k, v in compiled.params.items() if v is not None)
+    return _DriverStatement(str(compiled), positions, defaults)
 
 
 def window_runs(
     engine: Engine, org_id: str, start: int, end: int, cap: int = EVENT_CAP
 ) -> WindowResult:
     """Runs that own at least one of the latest `cap` state-change events in [start, end)."""
-    runs_of_kept, run_ids, runs_by_id, boundary = _window_statements(cap)
-    params = {"org": org_id, "start": start, "end": end}
-    with engine.connect() as conn:
-        edge: list[int] = list(conn.execute(boundary, params).scalars().all())
-        if joins_subqueries_well(conn.dialect.name):
-            found = conn.execute(runs_of_kept, params).all()
-        else:
-            ids: list[str] = list(conn.execute(run_ids, params).scalars())
-            found = conn.execute(runs_by_id, {"org": org_id, "ids": ids}).all() if ids else []
+    name = engine.dialect.name
+    boundary = _driver_statement(name, "boundary", engine.dialect)
+    runs_of_kept = _driver_statement(name, "runs", engine.dialect)
+    values = {"org": org_id, "start": start, "end": end, "cap": cap, "cut": cap - 1}
+    raw = engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        cur.execute(boundary.sql, boundary.params(values))
+        edge = [row[0] for row in cur.fetchall()]
+        cur.execute(runs_of_kept.sql, runs_of_kept.params(values))
+        found = list(cur.fetchall())
+        cur.close()
+        raw.rollback()
+    finally:
+        raw.close()
     truncated = len(edge) == 2
-    return WindowResult(list(found), truncated, edge[0] if truncated else None)
+    return WindowResult(found, truncated, edge[0] if truncated else None)
 
 
 # Statements built once, their values bound per call: SQLAlchemy then finds the compiled SQL in
