@@ -6,6 +6,7 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, func, select
+from sqlalchemy.exc import DBAPIError
 
 from jobtrail.store.dialect import in_bound_list, joins_subqueries_well
 from jobtrail.store.schema import events, log_streams, runs, steps
@@ -160,6 +161,7 @@ def window_runs(
 
     values: dict[str, Any] = {"org": org_id, "start": start, "end": end, "cap": cap, "cut": cap - 1}
     raw = engine.raw_connection()
+    dbapi_error = engine.dialect.loaded_dbapi.Error
     try:
         cur = raw.cursor()
         boundary = statement("boundary")
@@ -179,6 +181,15 @@ def window_runs(
             rows = []
         cur.close()
         raw.rollback()
+    except dbapi_error as exc:
+        # Wrapped as SQLAlchemy wraps its own calls, so an outage met here is a 503 like any
+        # other read's, and a lost connection is not handed back to the pool.
+        gone = engine.dialect.is_disconnect(exc, raw.dbapi_connection, None)
+        if gone:
+            raw.invalidate(exc)
+        raise DBAPIError.instance(
+            None, None, exc, dbapi_error, connection_invalidated=gone, dialect=engine.dialect
+        ) from exc
     finally:
         raw.close()
     truncated = len(edge) == 2
