@@ -92,6 +92,17 @@ def native_run(n: int, start: datetime) -> list[dict[str, Any]]:
     return out
 
 
+def _on_threads(send: Callable[[int], None], count: int) -> float:
+    """Seconds for `count` threads running send(0) .. send(count - 1) at once."""
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(count)]
+    began = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - began
+
+
 def rate(url: str, headers: dict[str, str], bodies: list[list[tuple[bytes, int]]]) -> float:
     """Events/s with one thread per sender, each posting its bodies in order; every response
     must be a 200."""
@@ -107,13 +118,7 @@ def rate(url: str, headers: dict[str, str], bodies: list[list[tuple[bytes, int]]
                     return
                 counts[i] += n
 
-    threads = [threading.Thread(target=send, args=(i,)) for i in range(len(bodies))]
-    began = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - began
+    elapsed = _on_threads(send, len(bodies))
     if failures:
         raise SystemExit(f"a request failed: {failures[0]}")
     return sum(counts) / elapsed
@@ -200,13 +205,7 @@ def commit_floor(engine: Any, events: int, group: int) -> float:
         for i in range(s * per_sender, (s + 1) * per_sender):
             committer.run(lambda conn, i=i: insert(conn, i))
 
-    threads = [threading.Thread(target=send, args=(s,)) for s in range(SENDERS)]
-    began = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - began
+    elapsed = _on_threads(send, SENDERS)
     committer.close()
     with engine.begin() as conn:
         conn.execute(text("DROP TABLE bench_floor"))
@@ -236,13 +235,7 @@ def store_rate(engine: Any, org_id: str, runs: list[list[dict[str, Any]]], group
                 )
             )
 
-    threads = [threading.Thread(target=send, args=(i,)) for i in range(SENDERS)]
-    began = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - began
+    elapsed = _on_threads(send, SENDERS)
     committer.close()
     return sum(len(w) for w in works) / elapsed
 

@@ -7,15 +7,19 @@ import sys
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 from sqlalchemy import Engine
 
 from jobtrail.settings import normalise_db_url
 from jobtrail.store import migrate
 from jobtrail.store.dialect import make_engine
 from tests.conftest import fresh_database
-from tests.support import SECRET, Server, iso, start_server
+from tests.support import SECRET, Server, free_port, iso, start_server
+from tests.worker.receiver import Receiver
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
@@ -66,3 +70,47 @@ def run_worker(alert_db: str, tmp_path: Path) -> RunWorker:
         return done
 
     return run
+
+
+HOOK_SECRET = "hook-secret-0123456789"
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A loopback webhook receiver that checks each alert's signature with HOOK_SECRET."""
+    made = Receiver(HOOK_SECRET)
+    yield made
+    made.close()
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.messages: list[tuple[list[str], bytes]] = []
+        self.secure: list[bool] = []  # whether each message came over TLS
+        self.logins: list[bytes] = []
+
+    async def handle_DATA(self, _server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append((list(envelope.rcpt_tos), envelope.content))
+        self.secure.append(session.ssl is not None)
+        return "250 OK"
+
+    def authenticate(
+        self, _server: Any, _session: Any, _envelope: Any, _mechanism: str, data: Any
+    ) -> AuthResult:
+        ok = isinstance(data, LoginPassword) and (data.login, data.password) == (
+            b"jobtrail",
+            b"s3cret",
+        )
+        if ok:
+            self.logins.append(data.login)
+        return AuthResult(success=ok)
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Inbox, int]]:
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield inbox, port
+    controller.stop()

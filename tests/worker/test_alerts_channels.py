@@ -7,50 +7,15 @@ import ssl
 from collections.abc import Iterator
 from email import message_from_bytes
 from pathlib import Path
-from typing import Any
 
 import pytest
 import trustme
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
 from sqlalchemy import Engine
 
 from tests.support import Api, Server, ago, free_port, make_org, simple_run
-from tests.worker.conftest import RunWorker
+from tests.worker.conftest import Inbox, RunWorker
 from tests.worker.receiver import Receiver
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[tuple[list[str], bytes]] = []
-        self.secure: list[bool] = []  # whether each message came over TLS
-        self.logins: list[bytes] = []
-
-    async def handle_DATA(self, _server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append((list(envelope.rcpt_tos), envelope.content))
-        self.secure.append(session.ssl is not None)
-        return "250 OK"
-
-    def authenticate(
-        self, _server: Any, _session: Any, _envelope: Any, _mechanism: str, data: Any
-    ) -> AuthResult:
-        ok = isinstance(data, LoginPassword) and (data.login, data.password) == (
-            b"jobtrail",
-            b"s3cret",
-        )
-        if ok:
-            self.logins.append(data.login)
-        return AuthResult(success=ok)
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Inbox, int]]:
-    inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield inbox, port
-    controller.stop()
 
 
 @pytest.fixture

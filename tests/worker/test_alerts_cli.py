@@ -10,9 +10,9 @@ import orjson
 from sqlalchemy import Engine
 
 from tests.support import SECRET, Api, Server, ago, make_org, simple_run
-from tests.worker.conftest import RunWorker
+from tests.worker.conftest import HOOK_SECRET, RunWorker
 from tests.worker.receiver import Receiver
-from tests.worker.test_alerts_webhook import HOOK_SECRET, config
+from tests.worker.test_alerts_webhook import config
 
 
 def _cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:

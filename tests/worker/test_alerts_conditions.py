@@ -4,21 +4,18 @@ each signature. Each condition fires once, with its content, and not when it sho
 that ended just before the stuck limit, a run that started inside the late grace. Scheduled
 ticks that went by while no worker ran are judged when one runs again, once each."""
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 from sqlalchemy import Engine
 
 from jobtrail.domain.catalog import parse_definition
 from jobtrail.domain.timefmt import format_ts, to_micros
 from jobtrail.store import catalog
 from tests.support import Api, Org, Server, event, make_org, simple_run
-from tests.worker.conftest import RunWorker
+from tests.worker.conftest import HOOK_SECRET, RunWorker
 from tests.worker.receiver import Receiver
 
-HOOK_SECRET = "hook-secret-conditions-0123"
 # Jobs without a definition of their own (other tests' jobs in this store) raise nothing here.
 CONFIG = """
 [defaults]
@@ -30,13 +27,6 @@ type = "webhook"
 url = "{url}"
 secret = "{secret}"
 """
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    made = Receiver(HOOK_SECRET)
-    yield made
-    made.close()
 
 
 def _config(receiver: Receiver) -> str:

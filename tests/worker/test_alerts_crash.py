@@ -13,9 +13,9 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from tests.support import SECRET, Api, Server, ago, iso, make_org, simple_run
-from tests.worker.conftest import RunWorker
+from tests.worker.conftest import HOOK_SECRET, RunWorker
 from tests.worker.receiver import HANG, Receiver
-from tests.worker.test_alerts_webhook import HOOK_SECRET, config
+from tests.worker.test_alerts_webhook import config
 
 
 def _until(check: object, timeout: float = 60) -> bool:

@@ -7,9 +7,9 @@ from sqlalchemy import Engine
 
 from tests.browser import sign_in
 from tests.support import Api, Server, ago, make_org, simple_run
-from tests.worker.conftest import RunWorker
+from tests.worker.conftest import HOOK_SECRET, RunWorker
 from tests.worker.receiver import Receiver
-from tests.worker.test_alerts_webhook import HOOK_SECRET, config
+from tests.worker.test_alerts_webhook import config
 
 
 def test_alerts_page(

@@ -13,8 +13,8 @@ from sqlalchemy import Engine
 
 from jobtrail.worker.alerting import PER_CHANNEL
 from tests.support import SECRET, Api, Server, ago, iso, make_org, simple_run
+from tests.worker.conftest import HOOK_SECRET
 from tests.worker.receiver import HANG, Receiver
-from tests.worker.test_alerts_webhook import HOOK_SECRET
 
 ALERTS = 20
 

@@ -10,10 +10,7 @@ import pytest
 from sqlalchemy import Engine
 
 from tests.support import Api, Server, ago, make_org, simple_run
-from tests.worker.conftest import RunWorker
-from tests.worker.test_alerts_channels import Inbox, smtp
-
-__all__ = ["smtp"]  # the fixture, shared with the channel tests
+from tests.worker.conftest import Inbox, RunWorker
 
 
 def _config(port: int, to: str = "") -> str:

@@ -2,17 +2,13 @@
 HMAC signature; evaluating again raises nothing; a success afterwards sends `recovered`; a
 channel that answers 500 three times is retried with backoff and delivered once."""
 
-from collections.abc import Iterator
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import Engine
 
 from tests.support import Api, Server, ago, make_org, simple_run
-from tests.worker.conftest import RunWorker
+from tests.worker.conftest import HOOK_SECRET, RunWorker
 from tests.worker.receiver import Receiver
-
-HOOK_SECRET = "hook-secret-0123456789"
 
 
 def config(url: str) -> str:
@@ -26,13 +22,6 @@ type = "webhook"
 url = "{url}"
 secret = "{HOOK_SECRET}"
 """
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    made = Receiver(HOOK_SECRET)
-    yield made
-    made.close()
 
 
 def _api(server: Server, engine: Engine) -> Api:
