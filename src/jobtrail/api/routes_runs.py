@@ -157,13 +157,13 @@ def _step_detail(ctx: AppContext, org_id: str, run_id: str, name: str) -> Respon
             if stream in stats
         ]
         tails = step_tails(conn, ctx.engine, refs, DETAIL_LOG_BYTES)
+        retried = step.attempt > 1  # only then is there more than one attempt's output
+        starts = {ref.stream: attempt_starts(conn, ref) if retried else [] for ref, _ in refs}
     body = step_summary(step)
     body["message"] = step.message
     for stream in _STREAMS:
         body.update(_stream_fields(stream, stats.get(stream), tails.get(stream)))
-        ref = StreamRef(org_id, run_id, name, stream)
-        starts = attempt_starts(ctx.engine, ref) if step.attempt > 1 and stream in stats else []
-        body[f"{stream}Attempts"] = [{"attempt": a, "offset": o} for a, o in starts]
+        body[f"{stream}Attempts"] = [{"attempt": a, "offset": o} for a, o in starts.get(stream, [])]
     body["stateHistory"] = [state_change(h) for h in history]
     body.update(lineage.dataset_fields(datasets))
     return json_response(body)

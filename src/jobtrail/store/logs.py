@@ -39,7 +39,7 @@ def chunk_sizes(engine: Engine, ref: StreamRef) -> list[tuple[int, int]]:
         return [(r.seq, r.size) for r in conn.execute(stmt)]
 
 
-def attempt_starts(engine: Engine, ref: StreamRef) -> list[tuple[int, int]]:
+def attempt_starts(conn: Connection, ref: StreamRef) -> list[tuple[int, int]]:
     """(attempt, offset in kept bytes) where each attempt's output begins, in stream order, for
     chunks whose reporter said which attempt wrote them. Reads the chunks' sizes, not their data;
     asked only of steps that ran more than once."""
@@ -47,11 +47,10 @@ def attempt_starts(engine: Engine, ref: StreamRef) -> list[tuple[int, int]]:
     stmt = select(t.attempt, t.size).where(*_where(ref)).order_by(t.seq)  # type: ignore[arg-type]
     starts: list[tuple[int, int]] = []
     offset = 0
-    with engine.connect() as conn:
-        for row in conn.execute(stmt):
-            if row.attempt is not None and (not starts or starts[-1][0] != row.attempt):
-                starts.append((int(row.attempt), offset))
-            offset += int(row.size)
+    for row in conn.execute(stmt):
+        if row.attempt is not None and (not starts or starts[-1][0] != row.attempt):
+            starts.append((int(row.attempt), offset))
+        offset += int(row.size)
     return starts
 
 
