@@ -264,8 +264,9 @@ def clashes(conn: Connection, table: str, rows: Sequence[dict[str, Any]]) -> boo
         stmt, params = _CHUNK_CLASH, _arrays(rows, _CHUNK_KEY)
     # Index probes whatever the statistics say: on days not analysed yet the planner takes a
     # day for a few rows and scans it once per probed row, quadratic in the day's size.
+    # Restored only after success: a failed statement ends the transaction, and SET LOCAL with
+    # it (a statement sent after the failure would hide the store's error behind another).
     conn.execute(text("SET LOCAL enable_seqscan = off"))
-    try:
-        return conn.execute(stmt, {"org": org, **params}).first() is not None
-    finally:
-        conn.execute(text("SET LOCAL enable_seqscan = on"))
+    found = conn.execute(stmt, {"org": org, **params}).first() is not None
+    conn.execute(text("SET LOCAL enable_seqscan = on"))
+    return found
