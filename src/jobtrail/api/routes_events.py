@@ -13,7 +13,7 @@ from sqlalchemy import Connection
 from jobtrail.api.auth import Ingester, OrgId
 from jobtrail.api.context import AppContext, get_context
 from jobtrail.api.schemas import ERROR_RESPONSES
-from jobtrail.domain.batches import parse_batch
+from jobtrail.domain.batches import batch_events, parse_batch, validated_json
 from jobtrail.domain.errors import (
     BadRequest,
     JobtrailError,
@@ -95,7 +95,17 @@ async def store_batch(
 
 
 def _parse(ctx: AppContext, org_id: str, raw: bytes) -> list[Event]:
-    """The batch's events, or the error that refuses it (counted as rejected)."""
+    """The batch's events, or the error that refuses it (counted as rejected). A valid body is
+    validated from its bytes in one pass; any other is decoded and parsed again by
+    `parse_batch`, which names its problems."""
+    bounds = ctx.settings.time_bounds(now_micros())
+    batch = validated_json(raw)
+    if batch is not None:
+        try:
+            return batch_events(batch, bounds)
+        except JobtrailError as exc:
+            ctx.metrics.refused_batch(org_id, exc.code, len(batch["events"]))
+            raise
     body: Any = None
     try:
         body = orjson.loads(raw)
@@ -103,7 +113,7 @@ def _parse(ctx: AppContext, org_id: str, raw: bytes) -> list[Event]:
         ctx.metrics.refused_batch(org_id, "invalid_json", 1)
         raise BadRequest(f"The body is not valid JSON (UTF-8): {exc}.") from None
     try:
-        return parse_batch(body, ctx.settings.time_bounds(now_micros()))
+        return parse_batch(body, bounds)
     except JobtrailError as exc:
         listed = body.get("events") if isinstance(body, dict) else None
         ctx.metrics.refused_batch(org_id, exc.code, len(listed) if isinstance(listed, list) else 1)

@@ -10,6 +10,7 @@ from jobtrail.domain.events import (
     BATCH_ADAPTER,
     MAX_BATCH_EVENTS,
     Event,
+    EventBatch,
     TimeBounds,
     kind_problems,
     time_problems,
@@ -33,6 +34,25 @@ def parse_batch(body: Any, bounds: TimeBounds | None = None) -> list[Event]:
         batch = BATCH_ADAPTER.validate_python(body)
     except ValidationError as exc:
         raise rejected(_pydantic_problems(exc)) from None
+    return batch_events(batch, bounds)
+
+
+def validated_json(raw: bytes) -> EventBatch | None:
+    """The batch validated straight from the request's bytes: pydantic-core parses and checks
+    in one pass, without building the decoded body first (a third of parsing's cost). None when
+    anything is wrong, whatever it is: the caller then decodes the body and calls `parse_batch`,
+    which alone shapes the answer (the body-shape and size errors, the exact messages), so both
+    ways give the same answer. The two decoders agree on what is JSON (both refuse lone
+    surrogates, a byte order mark, NaN; the last of repeated keys wins in both)."""
+    try:
+        return BATCH_ADAPTER.validate_json(raw)
+    except ValidationError:
+        return None
+
+
+def batch_events(batch: EventBatch, bounds: TimeBounds | None = None) -> list[Event]:
+    """The events of a batch that passed the schema, or InvalidEvents naming what the kinds and
+    the timestamp bounds refuse (see `parse_batch`)."""
     events = [to_event(raw) for raw in batch["events"]]
     problems = [
         {"index": i, "field": field, "message": message}
