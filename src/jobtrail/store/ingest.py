@@ -15,7 +15,7 @@ from jobtrail.domain.events import Event, conflict, unique_events
 from jobtrail.domain.logcap import chunks_to_drop
 from jobtrail.domain.materialise import Folded, LogChunk, RunRow, StepRow, fold
 from jobtrail.domain.states import is_terminal
-from jobtrail.store.dialect import executemany, insert, is_retryable, write_transaction
+from jobtrail.store.dialect import insert, insert_many, is_retryable, write_transaction
 from jobtrail.store.notify import notify_runs
 from jobtrail.store.partitions import clashes, lock_keys
 from jobtrail.store.schema import events, log_chunks, log_streams, runs, steps
@@ -122,7 +122,7 @@ def write_prepared(conn: Connection, prepared: Prepared, stream_cap: int) -> Ing
     rows = prepared.rows
     if not _insert_all_or_nothing(conn, _events_insert_ignore, rows.events, "events"):
         rows = rows_of(_refold_new(conn, prepared.org_id, prepared.unique, prepared.optimistic))
-        executemany(conn, _EVENTS_INSERT, rows.events)
+        insert_many(conn, _EVENTS_INSERT, rows.events)
     stored_chunks = _write_materialised(conn, rows, stream_cap)
     notify_runs(conn, prepared.org_id, _changed_runs(rows, stored_chunks))
     accepted = len(rows.events) + stored_chunks
@@ -165,7 +165,7 @@ def _insert_all_or_nothing(
         return True
     lock_keys(conn, table, rows)
     savepoint = conn.begin_nested()
-    inserted = executemany(conn, statement(conn.dialect.name), rows)
+    inserted = insert_many(conn, statement(conn.dialect.name), rows)
     if inserted == len(rows) and not clashes(conn, table, rows):
         savepoint.commit()
         return True
@@ -195,8 +195,8 @@ def _write_materialised(conn: Connection, rows: Rows, stream_cap: int) -> int:
     chunks were new."""
     if not rows.runs:
         return 0
-    executemany(conn, _runs_upsert(conn.dialect.name), rows.runs)
-    executemany(conn, _steps_upsert(conn.dialect.name), rows.steps)
+    insert_many(conn, _runs_upsert(conn.dialect.name), rows.runs)
+    insert_many(conn, _steps_upsert(conn.dialect.name), rows.steps)
     if not rows.chunks:
         return 0
     return _write_logs(conn, rows.chunks, stream_cap)
@@ -305,7 +305,7 @@ def _write_logs(conn: Connection, chunks: list[dict[str, Any]], cap: int) -> int
         rows = [
             r for r in rows if (r["run_id"], r["step_name"], r["stream"], r["seq"]) not in present
         ]
-        executemany(conn, _CHUNKS_INSERT, rows)
+        insert_many(conn, _CHUNKS_INSERT, rows)
     kept: dict[StreamKey, int] = {}
     for r in rows:
         key = (r["run_id"], r["step_name"], r["stream"])
@@ -362,7 +362,7 @@ def _update_stream_stats(conn: Connection, org_id: str, kept: dict[StreamKey, in
         }
         for k, size in sorted(kept.items())
     ]
-    executemany(conn, _streams_upsert(conn.dialect.name), rows)
+    insert_many(conn, _streams_upsert(conn.dialect.name), rows)
 
 
 @cache

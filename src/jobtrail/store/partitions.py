@@ -19,10 +19,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, text
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.types import BigInteger, Integer, Text
 
 from jobtrail.store.dialect import is_sqlite, write_transaction
 
@@ -180,34 +178,26 @@ def _oldest_kept_start(engine: Engine, older_than: int, org_ids: Sequence[str]) 
     return earliest
 
 
-def _arrays(rows: Sequence[dict[str, Any]], columns: dict[str, Any]) -> dict[str, list[Any]]:
+def _arrays(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> dict[str, list[Any]]:
     return {name: [row[name] for row in rows] for name in columns}
 
 
 # One index probe per row and partition (LATERAL ... LIMIT 1): a join over the whole
-# organization would read every event it has.
-_EVENT_CLASH = text(
-    "SELECT b.event_id FROM unnest(:event_id, :ts) AS b(event_id, ts) CROSS JOIN LATERAL "
-    "(SELECT 1 FROM events e WHERE e.org_id = :org AND e.event_id = b.event_id "
-    "AND e.ts <> b.ts LIMIT 1) AS other LIMIT 1"
-).bindparams(
-    bindparam("event_id", type_=ARRAY(Text)),
-    bindparam("ts", type_=ARRAY(BigInteger)),
+# organization would read every event it has. Driver SQL, the arrays sent in binary (`%b`):
+# psycopg's text format quotes each element through a regex, five times the cost.
+_EVENT_CLASH = (
+    "SELECT b.event_id FROM unnest(%(event_id)b::text[], %(ts)b::bigint[]) AS b(event_id, ts) "
+    "CROSS JOIN LATERAL (SELECT 1 FROM events e WHERE e.org_id = %(org)s "
+    "AND e.event_id = b.event_id AND e.ts <> b.ts LIMIT 1) AS other LIMIT 1"
 )
-_CHUNK_KEY = {
-    "run_id": Text,
-    "step_name": Text,
-    "stream": Text,
-    "seq": BigInteger,
-    "ts": BigInteger,
-}
-_CHUNK_CLASH = text(
-    "SELECT 1 FROM unnest(:run_id, :step_name, :stream, :seq, :ts) "
-    "AS b(run_id, step_name, stream, seq, ts) CROSS JOIN LATERAL "
-    "(SELECT 1 FROM log_chunks c WHERE c.org_id = :org AND c.run_id = b.run_id "
-    "AND c.step_name = b.step_name AND c.stream = b.stream AND c.seq = b.seq "
-    "AND c.ts <> b.ts LIMIT 1) AS other LIMIT 1"
-).bindparams(*(bindparam(n, type_=ARRAY(t)) for n, t in _CHUNK_KEY.items()))
+_CHUNK_KEY = ("run_id", "step_name", "stream", "seq", "ts")
+_CHUNK_CLASH = (
+    "SELECT 1 FROM unnest(%(run_id)b::text[], %(step_name)b::text[], %(stream)b::text[], "
+    "%(seq)b::bigint[], %(ts)b::bigint[]) AS b(run_id, step_name, stream, seq, ts) "
+    "CROSS JOIN LATERAL (SELECT 1 FROM log_chunks c WHERE c.org_id = %(org)s "
+    "AND c.run_id = b.run_id AND c.step_name = b.step_name AND c.stream = b.stream "
+    "AND c.seq = b.seq AND c.ts <> b.ts LIMIT 1) AS other LIMIT 1"
+)
 
 
 # Event key locks: transaction-scoped advisory locks in a namespace of their own (the two-int
@@ -218,9 +208,7 @@ _CHUNK_CLASH = text(
 # Two eventIds sharing a bucket only make their writers take turns.
 _LOCK_SPACE = 0x6A74  # "jt"
 LOCK_BUCKETS = 1024
-_LOCK = text(
-    "SELECT count(pg_advisory_xact_lock(:space, b)) FROM unnest(:buckets) AS b"
-).bindparams(bindparam("buckets", type_=ARRAY(Integer)))
+_LOCK = "SELECT count(pg_advisory_xact_lock(%(space)s, b)) FROM unnest(%(buckets)b::int[]) AS b"
 
 
 def lock_buckets(rows: Sequence[dict[str, Any]]) -> list[int]:
@@ -248,7 +236,7 @@ def lock_keys(conn: Connection, table: str, rows: Sequence[dict[str, Any]]) -> N
     one chunk take turns. Nothing on SQLite, whose unique keys hold no timestamp."""
     if table != "events" or not rows or is_sqlite(conn):
         return
-    conn.execute(_LOCK, {"space": _LOCK_SPACE, "buckets": lock_buckets(rows)})
+    conn.exec_driver_sql(_LOCK, {"space": _LOCK_SPACE, "buckets": lock_buckets(rows)})
 
 
 def clashes(conn: Connection, table: str, rows: Sequence[dict[str, Any]]) -> bool:
@@ -259,7 +247,7 @@ def clashes(conn: Connection, table: str, rows: Sequence[dict[str, Any]]) -> boo
         return False
     org = rows[0]["org_id"]
     if table == "events":
-        stmt, params = _EVENT_CLASH, _arrays(rows, {"event_id": 0, "ts": 0})
+        stmt, params = _EVENT_CLASH, _arrays(rows, ("event_id", "ts"))
     else:
         stmt, params = _CHUNK_CLASH, _arrays(rows, _CHUNK_KEY)
     # Index probes whatever the statistics say: on days not analysed yet the planner takes a
@@ -267,6 +255,6 @@ def clashes(conn: Connection, table: str, rows: Sequence[dict[str, Any]]) -> boo
     # Restored only after success: a failed statement ends the transaction, and SET LOCAL with
     # it (a statement sent after the failure would hide the store's error behind another).
     conn.execute(text("SET LOCAL enable_seqscan = off"))
-    found = conn.execute(stmt, {"org": org, **params}).first() is not None
+    found = conn.exec_driver_sql(stmt, {"org": org, **params}).first() is not None
     conn.execute(text("SET LOCAL enable_seqscan = on"))
     return found
