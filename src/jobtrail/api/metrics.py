@@ -79,13 +79,31 @@ class Metrics:
         with engine.connect() as conn:
             done = insights.finished_runs(conn, org_id, list(result.finished_runs))
             steps = insights.finished_steps(conn, org_id, list(result.finished_steps))
+        # One series lookup per job and state, not per run or step (a batch finishes hundreds
+        # of steps of a few jobs, and `labels` costs as much as the observation).
+        finished: dict[tuple[str, ...], int] = {}
+        run_seconds: dict[tuple[str, ...], list[float]] = {}
+        step_seconds: dict[tuple[str, ...], list[float]] = {}
         for r in done:
-            self.runs.labels(*org, r.job_name, r.environment, r.state).inc()
+            key = (*org, r.job_name, r.environment)
+            finished[(*key, r.state)] = finished.get((*key, r.state), 0) + 1
             if r.dur is not None:
-                self.run_seconds.labels(*org, r.job_name, r.environment).observe(r.dur / MICROS)
+                run_seconds.setdefault(key, []).append(r.dur / MICROS)
         for s in steps:
             if s.dur is not None:
-                self.step_seconds.labels(*org, s.job_name, s.environment).observe(s.dur / MICROS)
+                step_seconds.setdefault((*org, s.job_name, s.environment), []).append(
+                    s.dur / MICROS
+                )
+        for labels, count in finished.items():
+            self.runs.labels(*labels).inc(count)
+        for histogram, values in (
+            (self.run_seconds, run_seconds),
+            (self.step_seconds, step_seconds),
+        ):
+            for labels, seconds in values.items():
+                series = histogram.labels(*labels)
+                for value in seconds:
+                    series.observe(value)
 
     def refused_batch(self, org_id: str, reason: str, events: int) -> None:
         self.rejected.labels(*self._org(org_id), reason).inc(events)
