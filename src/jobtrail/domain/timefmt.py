@@ -5,6 +5,7 @@ from functools import lru_cache
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROS = 1_000_000
+_MICROSECOND = timedelta(microseconds=1)
 
 
 def parse_timestamp(text: str) -> datetime:
@@ -16,8 +17,7 @@ def parse_timestamp(text: str) -> datetime:
 def to_micros(dt: datetime) -> int:
     """Aware datetime → microseconds since the epoch; integer keys sort and compare the same way
     on SQLite and PostgreSQL, which keeps the store's dialect differences small."""
-    delta = dt - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * MICROS + delta.microseconds
+    return (dt - _EPOCH) // _MICROSECOND  # exact: a timedelta is a whole number of µs
 
 
 _MINUTE = 60 * MICROS
