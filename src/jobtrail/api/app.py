@@ -122,6 +122,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Everything built at start-up lives as long as the process: keep it out of the garbage
         # collector's scans, which otherwise cost a fifth of large ingestion requests.
         gc.freeze()
+        # A young-generation pass every 10,000 new objects instead of 700: a 1,000-event batch
+        # makes tens of thousands, nearly all freed by reference counting, while each pass
+        # scans the batches in flight again (half the collector's cost under ingestion; about
+        # 2 µs of ~37 per event).
+        gc.set_threshold(10_000, *gc.get_threshold()[1:])
         yield
         sync.cancel()
         with contextlib.suppress(asyncio.CancelledError):
