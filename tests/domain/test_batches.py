@@ -3,10 +3,11 @@ retention), reported with the event's index and the bound."""
 
 from datetime import UTC, datetime
 
+import orjson
 import pytest
 
-from jobtrail.domain.batches import parse_batch
-from jobtrail.domain.errors import InvalidEvents
+from jobtrail.domain.batches import batch_events, parse_batch, validated_json
+from jobtrail.domain.errors import InvalidEvents, JobtrailError
 from jobtrail.domain.events import TimeBounds
 from jobtrail.domain.timefmt import to_micros
 from tests.support import event, iso
@@ -67,3 +68,47 @@ def test_lowercase_z_is_a_real_timestamp() -> None:
     raw = {**event("run", NOW, state="RUNNING"), "timestamp": iso(NOW).replace("Z", "z")}
     (ev,) = parse_batch({"events": [raw]}, BOUNDS)
     assert ev.ts == to_micros(NOW)
+
+
+_RUN = event("run", NOW, state="RUNNING")
+_BODIES: list[bytes] = [
+    orjson.dumps({"events": [_RUN, event("step", NOW, step={"name": "a"}, state="RUNNING")]}),
+    orjson.dumps({"events": [{**_RUN, "state": "NOPE"}]}),  # passes the schema, not the kind
+    orjson.dumps({"events": [{**_RUN, "timestamp": "2026-02-30T00:00:00Z"}]}),
+    orjson.dumps({"events": [{**_RUN, "attempt": "7", "exitCode": 1.0}]}),  # lax, both ways
+    orjson.dumps({"events": [{**_RUN, "eventId": "x" * 201}]}),
+    orjson.dumps({"events": [{**_RUN, "job": {"name": "j\x00", "environment": "e"}}]}),
+    orjson.dumps({"events": [_RUN] * 10_001}),
+    orjson.dumps({"events": []}),
+    orjson.dumps({"events": {}}),
+    orjson.dumps([_RUN]),
+    b'{"events": [], "events": 5}',  # the last of repeated keys wins, in both decoders
+    b'{"events": 5, "events": []}',
+    b'{"events": [{"eventId": "\\ud800"}]}',  # a lone surrogate: not JSON for either
+    b'{"events": [{"attempt": 100000000000000000000}]}',
+    b'\xef\xbb\xbf{"events": []}',
+]
+
+
+@pytest.mark.parametrize("raw", _BODIES, ids=[str(i) for i in range(len(_BODIES))])
+def test_validating_from_bytes_answers_as_parsing_the_decoded_body(raw: bytes) -> None:
+    """The server validates a body straight from its bytes, and falls back to `parse_batch`
+    for any it refuses: a body validated from bytes gives the very events (or error) that
+    parsing the decoded body gives."""
+    batch = validated_json(raw)
+    try:
+        expected: object = parse_batch(orjson.loads(raw), BOUNDS)
+    except (JobtrailError, orjson.JSONDecodeError) as exc:
+        expected = exc
+    if batch is None:
+        assert isinstance(expected, Exception)
+        return
+    try:
+        got: object = batch_events(batch, BOUNDS)
+    except JobtrailError as exc:
+        got = exc
+    if isinstance(expected, JobtrailError):
+        assert isinstance(got, JobtrailError)
+        assert (got.message, got.details) == (expected.message, expected.details)
+    else:
+        assert got == expected
