@@ -251,6 +251,13 @@ def lock_keys(conn: Connection, table: str, rows: Sequence[dict[str, Any]]) -> N
     conn.execute(_LOCK, {"space": _LOCK_SPACE, "buckets": lock_buckets(rows)})
 
 
+# SET LOCAL of both settings in one statement (set_config's third argument: this transaction).
+_PROBE_PLANS = text(
+    "SELECT set_config('enable_seqscan', :seqscan, true), "
+    "set_config('plan_cache_mode', :plans, true)"
+)
+
+
 def clashes(conn: Connection, table: str, rows: Sequence[dict[str, Any]]) -> bool:
     """Whether a row just written shares its key (without the timestamp) with a stored row of
     another timestamp, which the partitioned unique key lets through. Always False on SQLite,
@@ -262,11 +269,16 @@ def clashes(conn: Connection, table: str, rows: Sequence[dict[str, Any]]) -> boo
         stmt, params = _EVENT_CLASH, _arrays(rows, {"event_id": 0, "ts": 0})
     else:
         stmt, params = _CHUNK_CLASH, _arrays(rows, _CHUNK_KEY)
-    # Index probes whatever the statistics say: on days not analysed yet the planner takes a
-    # day for a few rows and scans it once per probed row, quadratic in the day's size.
+    # Index probes of the key whatever the statistics say: on days not analysed yet the planner
+    # takes a day for a few rows and scans it once per probed row, quadratic in the day's size.
+    # A plan made afresh for each check: psycopg prepares a statement run five times, and the
+    # server's generic plan, once chosen, stays until the day is analysed again: made while
+    # today's partition was empty, it probed the day through the organization-only prefix of
+    # another index (any index fits an empty table), each probe reading every row the org has
+    # that day (55 s for a 10,000-event batch at 20,000 rows in the day, with autovacuum off).
     # Restored only after success: a failed statement ends the transaction, and SET LOCAL with
     # it (a statement sent after the failure would hide the store's error behind another).
-    conn.execute(text("SET LOCAL enable_seqscan = off"))
+    conn.execute(_PROBE_PLANS, {"seqscan": "off", "plans": "force_custom_plan"})
     found = conn.execute(stmt, {"org": org, **params}).first() is not None
-    conn.execute(text("SET LOCAL enable_seqscan = on"))
+    conn.execute(_PROBE_PLANS, {"seqscan": "on", "plans": "auto"})
     return found
