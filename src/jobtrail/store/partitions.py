@@ -241,11 +241,12 @@ def lock_keys(conn: Connection, table: str, rows: Sequence[dict[str, Any]]) -> N
     then sees the committed row.
 
     One statement, buckets ascending, so two single batches never wait on each other in a cycle
-    (batches sharing a group commit's transaction may: PostgreSQL breaks that with a deadlock
-    error, which the writers retry). Taken outside the insert's savepoint, whose rollback would
-    release them. Nothing for log chunks: a chunk's key holds its run, and ingestion upserts
-    the run's row before writing its chunks, so that row's lock already makes two writers of
-    one chunk take turns. Nothing on SQLite, whose unique keys hold no timestamp."""
+    (nor two group commits: each takes its batches' buckets together first, `lock_all`, and a
+    batch then takes again only what its transaction holds). Taken outside the insert's
+    savepoint, whose rollback would release them. Nothing for log chunks: a chunk's key holds
+    its run, and ingestion upserts the run's row before writing its chunks, so that row's lock
+    already makes two writers of one chunk take turns. Nothing on SQLite, whose unique keys
+    hold no timestamp."""
     if table != "events" or not rows or is_sqlite(conn):
         return
     conn.execute(_LOCK, {"space": _LOCK_SPACE, "buckets": lock_buckets(rows)})
@@ -256,6 +257,16 @@ _PROBE_PLANS = text(
     "SELECT set_config('enable_seqscan', :seqscan, true), "
     "set_config('plan_cache_mode', :plans, true)"
 )
+
+
+def lock_all(conn: Connection, buckets: Sequence[int]) -> None:
+    """Take these lock buckets at once, ascending (as `lock_keys` would for their rows): the
+    group committer takes the union of its batches' buckets first, so that two groups, each
+    in one transaction, never hold some and wait for the others' in a cycle. Batch by batch,
+    they did: PostgreSQL found each deadlock only after deadlock_timeout (1 s), then the group
+    was written again batch by batch (50 clients of mixed traffic: ingest p50 4 to 5 s)."""
+    if buckets and not is_sqlite(conn):
+        conn.execute(_LOCK, {"space": _LOCK_SPACE, "buckets": sorted(set(buckets))})
 
 
 def clashes(conn: Connection, table: str, rows: Sequence[dict[str, Any]]) -> bool:
