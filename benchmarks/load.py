@@ -18,10 +18,10 @@ The store is filled through the store's own ingestion (the server's code path, i
 batches of 10,000) rather than over HTTP, which would take most of the run at 10 million events;
 every figure is then measured through a server over HTTP (or, for the raw SQL baseline and the
 partition costs, on the bare connection). Full size: `python benchmarks/load.py --db NAME`
-(10,000,000 events; about 25 min to load on this 2-core machine, shared). `--db NAME` keeps the
-filled PostgreSQL database: the next run with the same name measures it again without loading
-(a stopped fill goes on where it stopped); drop it by hand when done. `--parts` picks the figures
-(e.g. `--parts window` after a change to the listing). Quick look:
+(10,000,000 events; about 30 min to load on this 2-core machine, shared: 5,600 events/s).
+`--db NAME` keeps the filled PostgreSQL database: the next run with the same name measures it
+again without loading (a stopped fill goes on where it stopped); drop it by hand when done.
+`--parts` picks the figures (e.g. `--parts window` after a change to the listing). Quick look:
 `python benchmarks/load.py --events 200000 --seconds 15 --phases 2`. Backends: BENCH_BACKENDS
 (postgres; `--db` is PostgreSQL)."""
 
