@@ -22,7 +22,8 @@ from jobtrail.domain.errors import (
 )
 from jobtrail.domain.events import MAX_BATCH_BYTES, Event
 from jobtrail.store.accounts import now_micros
-from jobtrail.store.ingest import IngestResult, prepare, write_prepared
+from jobtrail.store.ingest import IngestResult, Prepared, prepare, write_prepared
+from jobtrail.store.partitions import lock_buckets
 from jobtrail.wire import paths
 from jobtrail.wire.shapes import ErrorBody, IngestResponse
 
@@ -73,9 +74,9 @@ async def store_batch(
     try:
         # Small batches (the hot path) fold inline; large ones off the event loop.
         if len(batch) <= _INLINE_FOLD:
-            prepared = prepare(org_id, batch)
+            prepared, locks = _prepare(org_id, batch)
         else:
-            prepared = await run_in_threadpool(prepare, org_id, batch)
+            prepared, locks = await run_in_threadpool(_prepare, org_id, batch)
         cap = ctx.settings.log_stream_cap
 
         def work(conn: Connection) -> IngestResult:
@@ -83,7 +84,7 @@ async def store_batch(
                 also(conn)
             return write_prepared(conn, prepared, cap)
 
-        result = await asyncio.wrap_future(ctx.committer.submit(work))
+        result = await asyncio.wrap_future(ctx.committer.submit(work, locks))
     except JobtrailError as exc:  # refused by the store (an eventId again with other content)
         ctx.metrics.refused_batch(org_id, exc.code, len(batch))
         raise
@@ -92,6 +93,13 @@ async def store_batch(
     else:
         ctx.metrics.ingested_batch(ctx.engine, org_id, result)
     return result
+
+
+def _prepare(org_id: str, batch: list[Event]) -> tuple[Prepared, list[int]]:
+    """The batch folded, and the key lock buckets its writes take (the group committer takes
+    a whole group's first)."""
+    prepared = prepare(org_id, batch)
+    return prepared, lock_buckets(prepared.rows.events)
 
 
 def _parse(ctx: AppContext, org_id: str, raw: bytes) -> list[Event]:

@@ -9,7 +9,7 @@ back only after its writes are durably committed."""
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -19,6 +19,7 @@ from sqlalchemy.exc import DBAPIError
 
 from jobtrail.store.dialect import is_retryable, write_transaction
 from jobtrail.store.ingest import backoff
+from jobtrail.store.partitions import lock_all
 
 T = TypeVar("T")
 Work = Callable[[Connection], Any]
@@ -32,6 +33,7 @@ _SOLO_ATTEMPTS = 5  # a concurrent writer won a race (deadlock, unique key): ret
 class _Item:
     work: Work
     future: "Future[Any]"
+    locks: Sequence[int] = ()  # the event key lock buckets the work takes (partitions)
 
 
 class GroupCommitter:
@@ -42,12 +44,14 @@ class GroupCommitter:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
-    def submit(self, work: Callable[[Connection], T]) -> "Future[T]":
+    def submit(self, work: Callable[[Connection], T], locks: Sequence[int] = ()) -> "Future[T]":
         """Queue `work` (run inside a transaction the committer owns); the future resolves once
-        its writes are committed, or with the error the work raised when committed alone."""
+        its writes are committed, or with the error the work raised when committed alone.
+        `locks`: the event key lock buckets the work will take (`partitions.lock_buckets`),
+        which a group takes for all its pieces at once, first."""
         self._start()
         future: Future[T] = Future()
-        self._queue.put(_Item(work, future))
+        self._queue.put(_Item(work, future, locks))
         return future
 
     def run(self, work: Callable[[Connection], T]) -> T:
@@ -94,6 +98,7 @@ class GroupCommitter:
         alone: list[_Item] = []
         try:
             with write_transaction(self._engine) as conn:
+                lock_all(conn, [b for item in group for b in item.locks])
                 for item in group:
                     savepoint = conn.begin_nested()
                     try:
