@@ -85,6 +85,13 @@ def _upgrade(db_url: str) -> None:
         engine.dispose()
 
 
+# Idle connections are kept longer than clients keep theirs (httpx: 5 s) and than load balancers
+# do (commonly 60 s), so the server never closes one at the moment a client reuses it: with
+# uvicorn's 5 s, equal to httpx's, one request in ~12,000 of the load benchmark's mixed traffic
+# met a connection reset.
+KEEP_ALIVE_SECONDS = 75
+
+
 def _run(host: str, port: int, workers: int) -> None:
     uvicorn.run(
         "jobtrail.api.app:create_app",
@@ -94,6 +101,7 @@ def _run(host: str, port: int, workers: int) -> None:
         workers=workers,
         log_level="warning",
         access_log=False,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )
 
 
