@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import IntegrityError
 
+from jobtrail.store import partitions
 from jobtrail.store.group_commit import GroupCommitter
 from jobtrail.store.schema import organizations
 
@@ -55,3 +56,35 @@ def test_waiting_writes_share_one_transaction_and_a_failure_stays_alone(engine: 
     assert _names(engine, ["dup"]) == set()
     grouped = seen[:5]
     assert len({id(c) for c in grouped}) == 1  # the four writes and the clash: one transaction
+
+
+def _held_buckets(conn: Connection) -> set[int]:
+    """The event key lock buckets this transaction holds (advisory locks, two-int form)."""
+    rows = conn.exec_driver_sql(
+        "SELECT objid FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() "
+        "AND classid = %(space)s AND objsubid = 2",
+        {"space": partitions._LOCK_SPACE},
+    )
+    return {int(r[0]) for r in rows}
+
+
+def test_a_group_takes_every_batch_s_key_locks_before_its_first_write(engine: Engine) -> None:
+    """Two processes' groups never wait on each other in a cycle: each holds the union of its
+    batches' lock buckets before any batch writes (batch by batch, a group holding bucket 7
+    and waiting for 3 deadlocked with one holding 3 and waiting for 7)."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("key locks are PostgreSQL's (SQLite's unique keys hold no timestamp)")
+    committer = GroupCommitter(engine)
+    gate = threading.Event()
+    held: list[set[int]] = []
+    first = committer.submit(lambda conn: gate.wait(10))  # holds the committer busy
+    later = [
+        committer.submit(lambda conn: held.append(_held_buckets(conn)), locks=[7]),
+        committer.submit(lambda conn: held.append(_held_buckets(conn)), locks=[3]),
+    ]
+    gate.set()
+    assert first.result(10) is True
+    for future in later:
+        future.result(10)
+    committer.close()
+    assert held == [{3, 7}, {3, 7}]
