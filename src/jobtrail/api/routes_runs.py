@@ -1,12 +1,15 @@
 """The four Jobs API endpoints of the seed (SPEC §3.2-3.3)."""
 
+import asyncio
+import contextvars
 import hashlib
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from jobtrail.api.auth import OrgId, Reader
@@ -38,6 +41,18 @@ StepName = Annotated[
     str, Path(alias="stepName", max_length=1000, description="URL-encoded step name.")
 ]
 Ctx = Annotated[AppContext, Depends(get_context)]
+
+
+# The reads' own threads. Starlette's `run_in_threadpool` (anyio: a capacity limiter, a cancel
+# scope, a queue with a condition) cost a tenth of a small read's server time in its hops; a
+# plain executor, half that. As many threads as anyio's default limiter lets work at once.
+_READ_THREADS = ThreadPoolExecutor(40, thread_name_prefix="jobtrail-read")
+
+
+async def _in_thread(work: Callable[..., Response], *args: Any) -> Response:
+    """`work(*args)` on a read thread, in this request's context (as anyio's threads run it)."""
+    run = contextvars.copy_context().run
+    return await asyncio.get_running_loop().run_in_executor(_READ_THREADS, run, work, *args)
 
 
 def _ctx(request: Request) -> AppContext:
@@ -101,7 +116,7 @@ async def list_runs(
     state: Annotated[str | None, Query()] = None,
 ) -> Response:
     filters = {"jobName": job_name, "environment": environment, "state": state}
-    return await run_in_threadpool(_list_runs, _ctx(request), org_id, from_, to, filters)
+    return await _in_thread(_list_runs, _ctx(request), org_id, from_, to, filters)
 
 
 def check_ids(run_id: str, step_name: str | None = None) -> None:
@@ -215,7 +230,7 @@ async def get_run(
     request: Request,
     if_none_match: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> Response:
-    return await run_in_threadpool(_get_run, _ctx(request), org_id, run_id, if_none_match)
+    return await _in_thread(_get_run, _ctx(request), org_id, run_id, if_none_match)
 
 
 @router.get(
@@ -225,7 +240,7 @@ async def get_run(
     summary="The steps of one job run",
 )
 async def get_steps(org_id: OrgId, run_id: RunId, _claims: Reader, request: Request) -> Response:
-    return await run_in_threadpool(_get_steps, _ctx(request), org_id, run_id)
+    return await _in_thread(_get_steps, _ctx(request), org_id, run_id)
 
 
 @router.get(
@@ -241,4 +256,4 @@ async def get_steps(org_id: OrgId, run_id: RunId, _claims: Reader, request: Requ
 async def get_step(
     org_id: OrgId, run_id: RunId, step_name: StepName, _claims: Reader, request: Request
 ) -> Response:
-    return await run_in_threadpool(_step_detail, _ctx(request), org_id, run_id, step_name)
+    return await _in_thread(_step_detail, _ctx(request), org_id, run_id, step_name)
