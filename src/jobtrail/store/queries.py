@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Engine, bindparam, func, select
+from sqlalchemy import Connection, Engine, any_, bindparam, func, select
 from sqlalchemy.exc import DBAPIError
 
-from jobtrail.store.dialect import in_bound_list, joins_subqueries_well
+from jobtrail.store.dialect import joins_subqueries_well
 from jobtrail.store.schema import events, log_streams, runs, steps
 from jobtrail.wire.limits import DEFAULT_WINDOW_EVENT_CAP
 
@@ -111,10 +111,14 @@ def _run_ids() -> Any:
 def _runs_by_id() -> Any:
     """The runs of the ids read first (PostgreSQL: a primary-key lookup whatever the table
     statistics; `IN`, a join or `ANY(ARRAY(subquery))` each re-scanned the kept ids per run row
-    on tables not yet analysed, 0.05 to 2 s at the cap)."""
+    on tables not yet analysed, 0.05 to 2 s at the cap). The ids go as ONE text value, split by
+    the server (`string_to_array`; run ids are hex digits): psycopg dumps a list parameter
+    element by element in Python, 1.1 ms of CPU for the cap's 1,667 ids, against 0.05 ms
+    for the joined text; the plans are the same (analysed or not)."""
+    ids = func.string_to_array(bindparam("ids"), ",")
     return (
         select(*RUN_COLUMNS)
-        .where(runs.c.org_id == bindparam("org"), in_bound_list(runs.c.run_id, "ids"))
+        .where(runs.c.org_id == bindparam("org"), runs.c.run_id == any_(ids))
         .order_by(*LISTING_ORDER)
     )
 
@@ -227,7 +231,7 @@ def window_runs(
         else:
             run_ids = statement("run_ids")
             cur.execute(run_ids.sql, run_ids.params(values))
-            values["ids"] = [row[0] for row in cur.fetchall()]
+            values["ids"] = ",".join(row[0] for row in cur.fetchall())
             found = statement("runs_by_id")
         if values.get("ids", True):
             cur.execute(found.sql, found.params(values))
