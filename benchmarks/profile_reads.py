@@ -69,13 +69,35 @@ def classify(frames: list[str]) -> str:
     return "HTTP"
 
 
+def http_part(frames: list[str]) -> str:
+    """Where in the HTTP bucket a sample falls: FastAPI's dependencies and parameters, its
+    routing, the hop to a thread and back, uvicorn and the event loop, or the rest (Starlette's
+    request-response cycle, the middlewares)."""
+    stack = ";".join(frames)
+    if "solve_dependencies" in stack:
+        return "dependencies"
+    if "_match" in stack or "matches (" in stack:
+        return "routing"
+    hop = ("concurrent/futures", "_in_thread", "run_in_threadpool", "anyio/")
+    if any(part in frames[-1] for part in _HOP) or any(part in stack for part in hop):
+        return "thread hop"
+    if "RequestResponseCycle.send" in stack or any(
+        part in frames[-1] for part in ("uvicorn/", "Runner.run")
+    ):
+        return "uvicorn"
+    return "other"
+
+
+HTTP_PARTS = ("dependencies", "routing", "thread hop", "uvicorn", "other")
 TOP: Counter[tuple[str, str]] = Counter()  # (bucket, innermost jobtrail-or-leaf frame)
+PARTS: Counter[str] = Counter()  # the HTTP bucket's samples by http_part
 
 
 def parse_raw(path: Path) -> Counter[str]:
     """py-spy's raw (collapsed) output: `frame;frame;... count` per line, root first."""
     buckets: Counter[str] = Counter()
     TOP.clear()
+    PARTS.clear()
     for line in path.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
         if not stack:
@@ -85,6 +107,8 @@ def parse_raw(path: Path) -> Counter[str]:
             bucket = classify(frames)
             buckets[bucket] += int(count)
             TOP[bucket, _where(frames)] += int(count)
+            if bucket == "HTTP":
+                PARTS[http_part(frames)] += int(count)
     return buckets
 
 
@@ -135,6 +159,8 @@ def report(name: str, buckets: Counter[str], ms: float, done: int) -> None:
         f"    {name:12s} {ms:6.2f} ms/request at the client (profiled), server CPU "
         f"{sum(per.values()):.0f} µs:  {parts}"
     )
+    http = "  ".join(f"{p} {PARTS[p] / RATE / done * 1_000_000:.0f}" for p in HTTP_PARTS)
+    print(f"    {'':12s} of which HTTP (µs): {http}")
     for (bucket, where), count in TOP.most_common(TOP_FRAMES):
         print(f"        {100 * count / total:4.1f}% {bucket:13s} {where[-150:]}")
 
@@ -170,6 +196,7 @@ def main() -> None:
                 ("run detail", partial(reader.get, run)),
                 ("steps", partial(reader.get, f"{run}/steps")),
                 ("listing 96h", partial(reader.runs, "PT-96H", "PT0S")),
+                ("bare HTTP", partial(reader.http.get, "/healthz")),  # the floor: no auth, no store
             ]
             print(f"  {name}")
             for label, request in endpoints:
