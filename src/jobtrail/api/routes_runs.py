@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 
 from jobtrail.api.auth import OrgId, Reader
@@ -228,8 +228,10 @@ async def get_run(
     run_id: RunId,
     _claims: Reader,
     request: Request,
-    if_none_match: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> Response:
+    # Read here rather than as a header parameter (never in the schema): the same first value,
+    # without FastAPI's parameter machinery.
+    if_none_match = request.headers.get("if-none-match")
     return await _in_thread(_get_run, _ctx(request), org_id, run_id, if_none_match)
 
 
