@@ -7,6 +7,7 @@ Needs py-spy (`pip install py-spy`; PY_SPY names the binary if it is not on PATH
 `python benchmarks/profile_reads.py [--seconds 6]`; backends from BENCH_BACKENDS."""
 
 import argparse
+import linecache
 import os
 import shutil
 import signal
@@ -33,6 +34,17 @@ _SQL = ("sqlalchemy/", "psycopg", "sqlite3", "jobtrail/store/")
 _SERIALISE = ("dumps", "json_response", "render", "_json_body", "init_headers")
 # Handlers and what they call; the middlewares (limits, metrics) count as HTTP.
 _SHAPING = ("jobtrail/api/routes_", "jobtrail/api/serialise.py", "jobtrail/domain/")
+# Handing a request's work to a thread and back (anyio, asyncio, threading): framework, though
+# it runs under the handler's frame.
+_HOP = ("anyio/", "asyncio/", "threading.py", "queue.py", "concurrent/")
+
+
+def _calls_orjson(frame: str) -> bool:
+    """Whether a frame's line calls orjson: its C code has no frame of its own, so its time
+    shows as the line of ours that called it."""
+    where = frame.rpartition("(")[2].rstrip(")")
+    path, _, line = where.rpartition(":")
+    return line.isdigit() and "orjson.dumps" in linecache.getline(path, int(line))
 
 
 def classify(frames: list[str]) -> str:
@@ -46,20 +58,46 @@ def classify(frames: list[str]) -> str:
     leaf = frames[-1]
     if ("jobtrail/" in leaf and leaf.split(" ", 1)[0] in _SERIALISE) or "orjson" in leaf:
         return "serialisation"
+    if "jobtrail/" in leaf and _calls_orjson(leaf):
+        return "serialisation"
     if any(f.split(" ", 1)[0] in _SERIALISE and "starlette/" in f for f in frames[-3:]):
         return "serialisation"
+    if any(part in leaf for part in _HOP):
+        return "HTTP"
     if any(part in f for f in frames for part in _SHAPING):
         return "shaping"
     return "HTTP"
 
 
+def http_part(frames: list[str]) -> str:
+    """Where in the HTTP bucket a sample falls: FastAPI's dependencies and parameters, its
+    routing, the hop to a thread and back, uvicorn and the event loop, or the rest (Starlette's
+    request-response cycle, the middlewares)."""
+    stack = ";".join(frames)
+    if "solve_dependencies" in stack:
+        return "dependencies"
+    if "_match" in stack or "matches (" in stack:
+        return "routing"
+    hop = ("concurrent/futures", "_in_thread", "run_in_threadpool", "anyio/")
+    if any(part in frames[-1] for part in _HOP) or any(part in stack for part in hop):
+        return "thread hop"
+    if "RequestResponseCycle.send" in stack or any(
+        part in frames[-1] for part in ("uvicorn/", "Runner.run")
+    ):
+        return "uvicorn"
+    return "other"
+
+
+HTTP_PARTS = ("dependencies", "routing", "thread hop", "uvicorn", "other")
 TOP: Counter[tuple[str, str]] = Counter()  # (bucket, innermost jobtrail-or-leaf frame)
+PARTS: Counter[str] = Counter()  # the HTTP bucket's samples by http_part
 
 
 def parse_raw(path: Path) -> Counter[str]:
     """py-spy's raw (collapsed) output: `frame;frame;... count` per line, root first."""
     buckets: Counter[str] = Counter()
     TOP.clear()
+    PARTS.clear()
     for line in path.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
         if not stack:
@@ -69,6 +107,8 @@ def parse_raw(path: Path) -> Counter[str]:
             bucket = classify(frames)
             buckets[bucket] += int(count)
             TOP[bucket, _where(frames)] += int(count)
+            if bucket == "HTTP":
+                PARTS[http_part(frames)] += int(count)
     return buckets
 
 
@@ -83,7 +123,7 @@ RATE = 500  # samples per second
 
 
 def profile(
-    pid: int, seconds: float, request: Callable[[], object]
+    pid: int, seconds: float, request: Callable[[], object], keep: Path | None = None
 ) -> tuple[Counter[str], float, int]:
     """Sample `pid` while `request` runs in a loop for `seconds`: (samples per bucket, ms per
     request at the client, requests). Samples are taken only from the thread holding the GIL
@@ -105,18 +145,22 @@ def profile(
         elapsed = time.perf_counter() - began
         proc.send_signal(signal.SIGINT)
         proc.wait(30)
+        if keep is not None:
+            shutil.copyfile(out, keep)
         return parse_raw(out), elapsed / done * 1000, done
 
 
 def report(name: str, buckets: Counter[str], ms: float, done: int) -> None:
-    """Per bucket: server CPU ms per request (samples / rate / requests) and its share."""
+    """Per bucket: server CPU µs per request (samples / rate / requests) and its share."""
     total = sum(buckets.values()) or 1
-    per = {b: buckets[b] / RATE / done * 1000 for b in BUCKETS}
-    parts = "  ".join(f"{b} {per[b]:.2f} ({100 * buckets[b] / total:.0f}%)" for b in BUCKETS)
+    per = {b: buckets[b] / RATE / done * 1_000_000 for b in BUCKETS}
+    parts = "  ".join(f"{b} {per[b]:.0f} ({100 * buckets[b] / total:.0f}%)" for b in BUCKETS)
     print(
         f"    {name:12s} {ms:6.2f} ms/request at the client (profiled), server CPU "
-        f"{sum(per.values()):.2f} ms:  {parts}"
+        f"{sum(per.values()):.0f} µs:  {parts}"
     )
+    http = "  ".join(f"{p} {PARTS[p] / RATE / done * 1_000_000:.0f}" for p in HTTP_PARTS)
+    print(f"    {'':12s} of which HTTP (µs): {http}")
     for (bucket, where), count in TOP.most_common(TOP_FRAMES):
         print(f"        {100 * count / total:4.1f}% {bucket:13s} {where[-150:]}")
 
@@ -125,10 +169,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=6.0)
     parser.add_argument("--top", type=int, default=0, help="print the N busiest frames")
+    parser.add_argument("--only", default="", help="endpoints whose label contains this")
+    parser.add_argument("--keep", type=Path, help="a folder to keep py-spy's raw output in")
     args = parser.parse_args()
     global TOP_FRAMES
     TOP_FRAMES = args.top
-    print("server CPU per request, by bucket (py-spy --gil over a request loop)")
+    print("server CPU µs per request, by bucket (py-spy --gil over a request loop)")
     for name, backend in backends():
         with backend() as db_url, serve(db_url) as (server, engine):  # type: ignore[operator]
             org = make_org(engine)
@@ -150,12 +196,19 @@ def main() -> None:
                 ("run detail", partial(reader.get, run)),
                 ("steps", partial(reader.get, f"{run}/steps")),
                 ("listing 96h", partial(reader.runs, "PT-96H", "PT0S")),
+                ("bare HTTP", partial(reader.http.get, "/healthz")),  # the floor: no auth, no store
             ]
             print(f"  {name}")
             for label, request in endpoints:
+                if args.only not in label:
+                    continue
                 for _ in range(20):
                     request()  # warm up
-                buckets, ms, done = profile(server.process.pid, args.seconds, request)
+                keep = None
+                if args.keep is not None:
+                    args.keep.mkdir(parents=True, exist_ok=True)
+                    keep = args.keep / f"{name}-{label.replace(' ', '-')}.txt"
+                buckets, ms, done = profile(server.process.pid, args.seconds, request, keep)
                 report(label, buckets, ms, done)
             reader.close()
             api.close()

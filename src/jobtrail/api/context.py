@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 
 from jobtrail.api.live import LiveTails
 from jobtrail.api.metrics import Metrics
+from jobtrail.api.tokens import VerifiedTokens
 from jobtrail.settings import Settings
 from jobtrail.store import accounts
 from jobtrail.store.group_commit import GroupCommitter
@@ -102,6 +103,7 @@ class AppContext:
     engine: Engine
     secret: str
     keys: KeyCache = field(init=False)
+    tokens: VerifiedTokens = field(init=False)
     live: LiveTails = field(init=False)
     metrics: Metrics = field(init=False)
     usage: KeyUsage = field(init=False)
@@ -110,6 +112,7 @@ class AppContext:
 
     def __post_init__(self) -> None:
         self.keys = KeyCache(self.engine, self.settings.key_cache_seconds)
+        self.tokens = VerifiedTokens(self.secret)
         self.live = LiveTails(self.engine)
         self.metrics = Metrics(self.settings.metrics_org_label)
         self.usage = KeyUsage(self.engine)

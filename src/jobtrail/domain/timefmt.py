@@ -46,10 +46,22 @@ def format_ts(us: int) -> str:
 
 
 def format_duration(us: int) -> str:
-    """ISO 8601 duration such as `PT4M12S` (hours are not folded into days)."""
+    """ISO 8601 duration such as `PT4M12S` (hours are not folded into days). Listings write
+    thousands of these: the whole seconds' part comes from a cache."""
     if us < 0:
         return "-" + format_duration(-us)
     seconds, micros = divmod(us, MICROS)
+    text, secs = _hours_minutes(seconds)
+    if micros:
+        return f"{text}{secs}.{micros:06d}".rstrip("0") + "S"
+    if secs or len(text) == 2:
+        return f"{text}{secs}S"
+    return text
+
+
+@lru_cache(maxsize=4096)  # a listing's worth, polled again and again
+def _hours_minutes(seconds: int) -> tuple[str, int]:
+    """(`PT1H2M` or `PT`..., the seconds left) for a whole number of seconds."""
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     text = "PT"
@@ -57,8 +69,4 @@ def format_duration(us: int) -> str:
         text += f"{hours}H"
     if minutes:
         text += f"{minutes}M"
-    if micros:
-        return text + f"{secs}.{micros:06d}".rstrip("0") + "S"
-    if secs or len(text) == 2:
-        return text + f"{secs}S"
-    return text
+    return text, secs

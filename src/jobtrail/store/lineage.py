@@ -3,7 +3,6 @@ the dependencies inferred from them (SPEC §3.8)."""
 
 from collections.abc import Sequence
 from functools import cache
-from types import SimpleNamespace
 from typing import Any
 
 import orjson
@@ -12,6 +11,7 @@ from sqlalchemy import Connection, bindparam, select
 from jobtrail.domain import identity
 from jobtrail.domain.openlineage import StepDataset, infer_dependencies
 from jobtrail.store.dialect import executemany, insert
+from jobtrail.store.queries import Reads, StepRow
 from jobtrail.store.schema import step_datasets
 
 
@@ -51,31 +51,28 @@ _STEP_DATASETS = _DATASETS.where(step_datasets.c.step_name == bindparam("step"))
 
 
 def run_datasets(
-    conn: Connection, org_id: str, run_id: str, step_name: str | None = None
+    reads: Reads, org_id: str, run_id: str, step_name: str | None = None
 ) -> list[tuple[str, str, str, str]]:
     """(step, direction, namespace, name) of a run's steps (or of one step), sorted. The
     statements are built once (read on every run and step detail)."""
     if step_name is None:
-        rows = conn.execute(_DATASETS, {"org": org_id, "run": run_id})
+        rows = reads.rows(_DATASETS, {"org": org_id, "run": run_id})
     else:
-        rows = conn.execute(_STEP_DATASETS, {"org": org_id, "run": run_id, "step": step_name})
+        rows = reads.rows(_STEP_DATASETS, {"org": org_id, "run": run_id, "step": step_name})
     return sorted((r[0], r[1], r[2], r[3]) for r in rows)
 
 
 def with_inferred_dependencies(
-    conn: Connection, org_id: str, run_id: str, rows: list[Any]
-) -> list[Any]:
-    """The run's step rows, with the dependencies that datasets imply where the events named
-    none. Rows of runs without datasets (every native run) come back as they are."""
-    datasets = run_datasets(conn, org_id, run_id)
+    rows: list[StepRow], datasets: list[tuple[str, str, str, str]]
+) -> list[StepRow]:
+    """The run's step rows, with the dependencies that the run's `datasets` imply where the
+    events named none. Rows of runs without datasets (every native run) come back as they
+    are."""
     if not datasets:
         return rows
     stored = {r.name: orjson.loads(r.dependencies) for r in rows}
     deps = infer_dependencies(stored, datasets)
-    return [
-        SimpleNamespace(**{**r._mapping, "dependencies": orjson.dumps(deps[r.name]).decode()})
-        for r in rows
-    ]
+    return [r._replace(dependencies=orjson.dumps(deps[r.name]).decode()) for r in rows]
 
 
 def dataset_fields(datasets: list[tuple[str, str, str, str]]) -> dict[str, list[dict[str, str]]]:

@@ -5,8 +5,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import cast
 
-from sqlalchemy import Connection, Engine, bindparam, select
+from sqlalchemy import Engine, bindparam, select
 
+from jobtrail.store.queries import Reads
 from jobtrail.store.schema import log_chunks
 
 _FETCH_BYTES = 4 * 1024 * 1024  # per round trip when streaming: bounds the memory of a read
@@ -39,18 +40,32 @@ def chunk_sizes(engine: Engine, ref: StreamRef) -> list[tuple[int, int]]:
         return [(r.seq, r.size) for r in conn.execute(stmt)]
 
 
-def attempt_starts(conn: Connection, ref: StreamRef) -> list[tuple[int, int]]:
+_CHUNK_KEY = (
+    log_chunks.c.org_id == bindparam("org"),
+    log_chunks.c.run_id == bindparam("run"),
+    log_chunks.c.step_name == bindparam("step"),
+)
+_ATTEMPT_SIZES = (
+    select(log_chunks.c.attempt, log_chunks.c.size)
+    .where(*_CHUNK_KEY, log_chunks.c.stream == bindparam("stream"))
+    .order_by(log_chunks.c.seq)
+)
+
+
+def _key(ref: StreamRef) -> dict[str, str]:
+    return {"org": ref.org_id, "run": ref.run_id, "step": ref.step_name, "stream": ref.stream}
+
+
+def attempt_starts(reads: Reads, ref: StreamRef) -> list[tuple[int, int]]:
     """(attempt, offset in kept bytes) where each attempt's output begins, in stream order, for
     chunks whose reporter said which attempt wrote them. Reads the chunks' sizes, not their data;
     asked only of steps that ran more than once."""
-    t = log_chunks.c
-    stmt = select(t.attempt, t.size).where(*_where(ref)).order_by(t.seq)  # type: ignore[arg-type]
     starts: list[tuple[int, int]] = []
     offset = 0
-    for row in conn.execute(stmt):
-        if row.attempt is not None and (not starts or starts[-1][0] != row.attempt):
-            starts.append((int(row.attempt), offset))
-        offset += int(row.size)
+    for attempt, size in reads.rows(_ATTEMPT_SIZES, _key(ref)):
+        if attempt is not None and (not starts or starts[-1][0] != attempt):
+            starts.append((int(attempt), offset))
+        offset += int(size)
     return starts
 
 
@@ -121,21 +136,17 @@ def read_tail_bytes(engine: Engine, ref: StreamRef, max_bytes: int) -> tuple[byt
 
 _STEP_CHUNKS = (
     select(log_chunks.c.stream, log_chunks.c.data)
-    .where(
-        log_chunks.c.org_id == bindparam("org"),
-        log_chunks.c.run_id == bindparam("run"),
-        log_chunks.c.step_name == bindparam("step"),
-    )
+    .where(*_CHUNK_KEY)
     .order_by(log_chunks.c.stream, log_chunks.c.seq)
 )
 
 
 def step_tails(
-    conn: Connection, engine: Engine, refs: list[tuple[StreamRef, int]], max_bytes: int
+    reads: Reads, engine: Engine, refs: list[tuple[StreamRef, int]], max_bytes: int
 ) -> dict[str, tuple[bytes, int]]:
     """`read_tail_bytes` of every stream of one step, each given with the kept size its stream
     record holds. When all are that small (the usual step) they are read whole in one query on
-    `conn`; otherwise each piece by piece, as `read_tail_bytes` does. The answer is the same
+    `reads`; otherwise each piece by piece, as `read_tail_bytes` does. The answer is the same
     either way, computed from the chunks read."""
     if not refs:
         return {}
@@ -144,9 +155,9 @@ def step_tails(
     first = refs[0][0]
     params = {"org": first.org_id, "run": first.run_id, "step": first.step_name}
     parts: dict[str, list[bytes]] = {ref.stream: [] for ref, _kept in refs}
-    for row in conn.execute(_STEP_CHUNKS, params):
-        if row.stream in parts:
-            parts[row.stream].append(bytes(row.data))
+    for stream, data in reads.rows(_STEP_CHUNKS, params):
+        if stream in parts:
+            parts[stream].append(bytes(data))
     out = {}
     for stream, pieces in parts.items():
         whole = b"".join(pieces)
