@@ -12,7 +12,6 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    any_,
     bindparam,
     create_engine,
     event,
@@ -208,12 +207,6 @@ def joins_subqueries_well(dialect: str) -> bool:
     SQLite builds a one-off index on the subquery; PostgreSQL, on tables not yet analysed,
     may re-run the subquery once per outer row, so there we fetch the ids first."""
     return dialect == "sqlite"
-
-
-def in_bound_list(column: Any, name: str) -> Any:
-    """`column = ANY(:name)` with the whole list bound as ONE array parameter (PostgreSQL): no
-    per-id SQL rendering, and the plan is a primary-key lookup."""
-    return column == any_(bindparam(name, type_=ARRAY(String)))
 
 
 @contextmanager
