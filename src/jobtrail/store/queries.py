@@ -287,26 +287,8 @@ def get_run(conn: Connection, org_id: str, run_id: str) -> Any | None:
     return conn.execute(_GET_RUN, {"org": org_id, "run": run_id}).first()
 
 
-def get_steps(conn: Connection, org_id: str, run_id: str) -> list[Any]:
-    return list(conn.execute(_GET_STEPS, {"org": org_id, "run": run_id}).all())
-
-
 def get_step(conn: Connection, org_id: str, run_id: str, name: str) -> Any | None:
     return conn.execute(_GET_STEP, {"org": org_id, "run": run_id, "step": name}).first()
-
-
-def step_of_run(conn: Connection, org_id: str, run_id: str, name: str) -> tuple[bool, Any | None]:
-    """(whether the run exists, the step's row or None) in one read."""
-    row = conn.execute(_STEP_OF_RUN, {"org": org_id, "run": run_id, "step": name}).first()
-    if row is None:
-        return False, None
-    return True, (row if row.name is not None else None)
-
-
-def state_history(conn: Connection, org_id: str, run_id: str, step_name: str) -> list[Any]:
-    """Every state change of a step, in materialisation order."""
-    params = {"org": org_id, "run": run_id, "step": step_name}
-    return list(conn.execute(_STATE_HISTORY, params).all())
 
 
 @dataclass(frozen=True)
@@ -344,7 +326,8 @@ class StateChange(NamedTuple):
     message: str | None
 
 
-# The same reads as the functions above, for the run and step details on `Reads`.
+# The run and step details' reads, on `Reads`; the full-log endpoint's three reads are the
+# functions above, on a SQLAlchemy connection.
 def run_of(reads: Reads, org_id: str, run_id: str) -> Any | None:
     """The run's row (a plain tuple of RUN_COLUMNS), or None."""
     return reads.first(_GET_RUN, {"org": org_id, "run": run_id})
@@ -355,7 +338,7 @@ def steps_of(reads: Reads, org_id: str, run_id: str) -> list[StepRow]:
 
 
 def step_and_run(reads: Reads, org_id: str, run_id: str, name: str) -> tuple[bool, StepRow | None]:
-    """`step_of_run` on `Reads`."""
+    """(whether the run exists, the step's row or None) in one read."""
     row = reads.first(_STEP_OF_RUN, {"org": org_id, "run": run_id, "step": name})
     if row is None:
         return False, None
@@ -363,12 +346,12 @@ def step_and_run(reads: Reads, org_id: str, run_id: str, name: str) -> tuple[boo
 
 
 def history_of(reads: Reads, org_id: str, run_id: str, step_name: str) -> list[StateChange]:
-    """`state_history` on `Reads`."""
+    """Every state change of a step, in materialisation order."""
     params = {"org": org_id, "run": run_id, "step": step_name}
     return [StateChange._make(r) for r in reads.rows(_STATE_HISTORY, params)]
 
 
 def stats_of(reads: Reads, org_id: str, run_id: str, step_name: str) -> dict[str, StreamStats]:
-    """`stream_stats` on `Reads`."""
+    """Each stream's kept and dropped bytes (`stream_stats` on `Reads`)."""
     rows = reads.rows(_STREAM_STATS, {"org": org_id, "run": run_id, "step": step_name})
     return {stream: StreamStats(kept, dropped) for stream, kept, dropped in rows}
