@@ -404,7 +404,30 @@ def kept_database(name: str) -> Iterator[str]:
         if exists is None:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
-    yield make_url(normalise_db_url(PG_ADMIN_URL)).set(database=name).render_as_string(False)
+    url = make_url(normalise_db_url(PG_ADMIN_URL)).set(database=name).render_as_string(False)
+    if exists is not None:
+        _refuse_foreign(url, name)
+    yield url
+
+
+def _refuse_foreign(url: str, name: str) -> None:
+    """A database that was there before is used only when this benchmark filled it (it holds
+    the big organization): the benchmark migrates and fills it, and its retention part drops
+    days of every organization, which must never reach any other database."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            ours = conn.execute(text("SELECT to_regclass('organizations')")).scalar() is not None
+            if ours:
+                found = text("SELECT 1 FROM organizations WHERE name = :n")
+                ours = conn.execute(found, {"n": BIG_ORG}).first() is not None
+    finally:
+        engine.dispose()
+    if not ours:
+        raise SystemExit(
+            f"--db {name}: the database exists and is not one this benchmark filled (no "
+            f"{BIG_ORG!r} organization); name a new database or one it made"
+        )
 
 
 def prepare(db_url: str, events: int) -> tuple[Engine, Org]:

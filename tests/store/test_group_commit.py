@@ -75,9 +75,15 @@ def test_a_group_takes_every_batch_s_key_locks_before_its_first_write(engine: En
     if engine.dialect.name != "postgresql":
         pytest.skip("key locks are PostgreSQL's (SQLite's unique keys hold no timestamp)")
     committer = GroupCommitter(engine)
-    gate = threading.Event()
+    busy, gate = threading.Event(), threading.Event()
     held: list[set[int]] = []
-    first = committer.submit(lambda conn: gate.wait(10))  # holds the committer busy
+
+    def hold(conn: Connection) -> bool:
+        busy.set()
+        return gate.wait(10)
+
+    first = committer.submit(hold)
+    assert busy.wait(10)  # the committer is in `first`: the two below queue up as one group
     later = [
         committer.submit(lambda conn: held.append(_held_buckets(conn)), locks=[7]),
         committer.submit(lambda conn: held.append(_held_buckets(conn)), locks=[3]),
