@@ -159,14 +159,25 @@ def _get_steps(ctx: AppContext, org_id: str, run_id: str) -> Response:
 def _step_detail(ctx: AppContext, org_id: str, run_id: str, name: str) -> Response:
     check_ids(run_id, name)
     with queries.reads(ctx.engine) as reads:  # one connection for every read of the step
-        run_found, step = queries.step_and_run(reads, org_id, run_id, name)
+        # Independent reads sent together (one round trip on PostgreSQL): the three after the
+        # step's own row are a few index lookups, cheap even when they answer a 404.
+        found: list[Any] = reads.batch(
+            [
+                queries.step_and_run(org_id, run_id, name),
+                queries.history_of(org_id, run_id, name),
+                queries.stats_of(org_id, run_id, name),
+                lineage.datasets_of(org_id, run_id, name),
+            ]
+        )
+        run_and_step: tuple[bool, queries.StepRow | None] = found[0]
+        history: list[queries.StateChange] = found[1]
+        stats: dict[str, queries.StreamStats] = found[2]
+        datasets: list[tuple[str, str, str, str]] = found[3]
+        run_found, step = run_and_step
         if not run_found:
             raise NotFound(f"Unknown run {run_id!r}.")
         if step is None:
             raise NotFound(f"Run {run_id!r} has no step {name!r}.")
-        history = queries.history_of(reads, org_id, run_id, name)
-        stats = queries.stats_of(reads, org_id, run_id, name)
-        datasets = lineage.run_datasets(reads, org_id, run_id, name)
         if datasets:  # an OpenLineage step: its dependencies may come from the run's datasets
             rows = lineage.with_inferred_dependencies(
                 queries.steps_of(reads, org_id, run_id),

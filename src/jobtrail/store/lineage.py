@@ -11,7 +11,7 @@ from sqlalchemy import Connection, bindparam, select
 from jobtrail.domain import identity
 from jobtrail.domain.openlineage import StepDataset, infer_dependencies
 from jobtrail.store.dialect import executemany, insert
-from jobtrail.store.queries import Reads, StepRow
+from jobtrail.store.queries import Read, Reads, StepRow
 from jobtrail.store.schema import step_datasets
 
 
@@ -55,10 +55,20 @@ def run_datasets(
 ) -> list[tuple[str, str, str, str]]:
     """(step, direction, namespace, name) of a run's steps (or of one step), sorted. The
     statements are built once (read on every run and step detail)."""
+    return reads.get(datasets_of(org_id, run_id, step_name))
+
+
+def datasets_of(
+    org_id: str, run_id: str, step_name: str | None = None
+) -> Read[list[tuple[str, str, str, str]]]:
+    """`run_datasets` as a `Read`, to be sent with others (`Reads.batch`)."""
     if step_name is None:
-        rows = reads.rows(_DATASETS, {"org": org_id, "run": run_id})
-    else:
-        rows = reads.rows(_STEP_DATASETS, {"org": org_id, "run": run_id, "step": step_name})
+        return Read(_DATASETS, {"org": org_id, "run": run_id}, _sorted_datasets)
+    params = {"org": org_id, "run": run_id, "step": step_name}
+    return Read(_STEP_DATASETS, params, _sorted_datasets)
+
+
+def _sorted_datasets(rows: list[Any]) -> list[tuple[str, str, str, str]]:
     return sorted((r[0], r[1], r[2], r[3]) for r in rows)
 
 
