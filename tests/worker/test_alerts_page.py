@@ -24,13 +24,20 @@ def test_alerts_page(
     tab.on("pageerror", lambda exc: errors.append(str(exc)))
     try:
         api.ingest(simple_run(ago(minutes=10), "bad", fail=True))
-        run_worker(ago(minutes=2), config(receiver.url))
+        done = run_worker(ago(minutes=2), config(receiver.url))
+        assert done.returncode == 0, done.stderr
+        assert "alerts-evaluate: 1" in done.stdout, done.stdout
         tab.goto(f"{alert_server.url}/console")
         read = org.keys["read"]
         sign_in(tab, org.id, read.key.key_id, read.secret)
+        # Signed in once the overview shows (as `signed_in` waits): a click on Alerts before
+        # that raced the sign-in on a loaded machine, and the alerts never showed.
+        tab.locator("#overview").wait_for()
         tab.get_by_role("link", name="Alerts").click()
         row = tab.locator("#alerts-rows tr")
-        row.first.wait_for()
+        # The rows, or the page's error when the alerts could not be read (then named below).
+        tab.locator("#alerts-rows tr, #alerts-error:not(:empty)").first.wait_for()
+        assert tab.locator("#alerts-error").inner_text() == ""
         assert row.count() == 1
         text = row.first.inner_text()
         assert "webmodel" in text
