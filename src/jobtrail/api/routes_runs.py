@@ -129,14 +129,18 @@ def check_ids(run_id: str, step_name: str | None = None) -> None:
 
 def _run_or_404(ctx: AppContext, org_id: str, run_id: str) -> tuple[Any, list[Any]]:
     check_ids(run_id)
-    with queries.reads(ctx.engine) as reads:
-        run = queries.run_of(reads, org_id, run_id)
-        if run is None:
-            raise NotFound(f"Unknown run {run_id!r}.")
-        steps = queries.steps_of(reads, org_id, run_id)
-        steps = lineage.with_inferred_dependencies(
-            steps, lineage.run_datasets(reads, org_id, run_id)
+    with queries.reads(ctx.engine) as reads:  # independent reads: one round trip on PostgreSQL
+        found: list[Any] = reads.batch(
+            [
+                queries.run_of(org_id, run_id),
+                queries.steps_of(org_id, run_id),
+                lineage.datasets_of(org_id, run_id),
+            ]
         )
+    run, steps, datasets = found
+    if run is None:
+        raise NotFound(f"Unknown run {run_id!r}.")
+    steps = lineage.with_inferred_dependencies(steps, datasets)
     return run, sorted(steps, key=step_sort_key)
 
 
@@ -180,8 +184,9 @@ def _step_detail(ctx: AppContext, org_id: str, run_id: str, name: str) -> Respon
             raise NotFound(f"Run {run_id!r} has no step {name!r}.")
         if datasets:  # an OpenLineage step: its dependencies may come from the run's datasets
             rows = lineage.with_inferred_dependencies(
-                queries.steps_of(reads, org_id, run_id),
-                lineage.run_datasets(reads, org_id, run_id),
+                *reads.batch(
+                    [queries.steps_of(org_id, run_id), lineage.datasets_of(org_id, run_id)]
+                )
             )
             step = next(s for s in rows if s.name == name)
         refs = [

@@ -11,7 +11,7 @@ from sqlalchemy import Connection, bindparam, select
 from jobtrail.domain import identity
 from jobtrail.domain.openlineage import StepDataset, infer_dependencies
 from jobtrail.store.dialect import executemany, insert
-from jobtrail.store.queries import Read, Reads, StepRow
+from jobtrail.store.queries import Read, StepRow
 from jobtrail.store.schema import step_datasets
 
 
@@ -50,18 +50,11 @@ _DATASETS = select(
 _STEP_DATASETS = _DATASETS.where(step_datasets.c.step_name == bindparam("step"))
 
 
-def run_datasets(
-    reads: Reads, org_id: str, run_id: str, step_name: str | None = None
-) -> list[tuple[str, str, str, str]]:
-    """(step, direction, namespace, name) of a run's steps (or of one step), sorted. The
-    statements are built once (read on every run and step detail)."""
-    return reads.get(datasets_of(org_id, run_id, step_name))
-
-
 def datasets_of(
     org_id: str, run_id: str, step_name: str | None = None
 ) -> Read[list[tuple[str, str, str, str]]]:
-    """`run_datasets` as a `Read`, to be sent with others (`Reads.batch`)."""
+    """(step, direction, namespace, name) of a run's steps (or of one step), sorted, as a `Read`
+    (sent with the detail's other reads, `Reads.batch`). The statements are built once."""
     if step_name is None:
         return Read(_DATASETS, {"org": org_id, "run": run_id}, _sorted_datasets)
     params = {"org": org_id, "run": run_id, "step": step_name}

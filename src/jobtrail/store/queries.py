@@ -77,65 +77,47 @@ def _kept_events() -> Any:
     )
 
 
-def _boundary() -> Any:
-    """Rows cap-1 and cap: the first is the oldest kept event, the second exists when trimmed."""
-    return (
-        select(events.c.ts)
-        .where(
-            events.c.org_id == bindparam("org"),
-            events.c.ts >= bindparam("start"),
-            events.c.ts < bindparam("end"),
-        )
-        .order_by(events.c.ts.desc(), events.c.event_id.desc())
-        .limit(2)
-        .offset(bindparam("cut"))
+# Rows cap-1 and cap: the first is the oldest kept event, the second exists when trimmed.
+_BOUNDARY = (
+    select(events.c.ts)
+    .where(
+        events.c.org_id == bindparam("org"),
+        events.c.ts >= bindparam("start"),
+        events.c.ts < bindparam("end"),
     )
-
-
-def _runs_of_kept() -> Any:
-    """The kept events' runs in listing order, in one statement: SQLite builds a one-off index
-    on the `IN (SELECT ... LIMIT n)`."""
-    kept = _kept_events().subquery("kept")
-    return (
-        select(*RUN_COLUMNS)
-        .where(runs.c.org_id == bindparam("org"), runs.c.run_id.in_(select(kept.c.run_id)))
-        .order_by(*LISTING_ORDER)
+    .order_by(events.c.ts.desc(), events.c.event_id.desc())
+    .limit(2)
+    .offset(bindparam("cut"))
+)
+# The kept events' runs in listing order, in one statement: SQLite builds a one-off index on
+# the `IN (SELECT ... LIMIT n)`.
+_KEPT = _kept_events().subquery("kept")
+_RUNS_OF_KEPT = (
+    select(*RUN_COLUMNS)
+    .where(runs.c.org_id == bindparam("org"), runs.c.run_id.in_(select(_KEPT.c.run_id)))
+    .order_by(*LISTING_ORDER)
+)
+_RUN_IDS = select(_KEPT.c.run_id).distinct()
+# The runs of the ids read first (PostgreSQL: a primary-key lookup whatever the table
+# statistics; `IN`, a join or `ANY(ARRAY(subquery))` each re-scanned the kept ids per run row on
+# tables not yet analysed, 0.05 to 2 s at the cap). The ids go as ONE text value, split by the
+# server (`string_to_array`; run ids are hex digits): psycopg dumps a list parameter element by
+# element in Python, 1.1 ms of CPU for the cap's 1,667 ids, against 0.05 ms for the joined
+# text; the plans are the same (analysed or not).
+_RUNS_BY_ID = (
+    select(*RUN_COLUMNS)
+    .where(
+        runs.c.org_id == bindparam("org"),
+        runs.c.run_id == any_(func.string_to_array(bindparam("ids"), ",")),
     )
-
-
-def _run_ids() -> Any:
-    kept = _kept_events().subquery("kept")
-    return select(kept.c.run_id).distinct()
-
-
-def _runs_by_id() -> Any:
-    """The runs of the ids read first (PostgreSQL: a primary-key lookup whatever the table
-    statistics; `IN`, a join or `ANY(ARRAY(subquery))` each re-scanned the kept ids per run row
-    on tables not yet analysed, 0.05 to 2 s at the cap). The ids go as ONE text value, split by
-    the server (`string_to_array`; run ids are hex digits): psycopg dumps a list parameter
-    element by element in Python, 1.1 ms of CPU for the cap's 1,667 ids, against 0.05 ms
-    for the joined text; the plans are the same (analysed or not)."""
-    ids = func.string_to_array(bindparam("ids"), ",")
-    return (
-        select(*RUN_COLUMNS)
-        .where(runs.c.org_id == bindparam("org"), runs.c.run_id == any_(ids))
-        .order_by(*LISTING_ORDER)
-    )
-
-
-_STATEMENTS = {
-    "boundary": _boundary,
-    "runs_of_kept": _runs_of_kept,
-    "run_ids": _run_ids,
-    "runs_by_id": _runs_by_id,
-}
+    .order_by(*LISTING_ORDER)
+)
 
 
 @dataclass(frozen=True)
 class _DriverStatement:
     """A statement compiled once for one dialect: its SQL string and how to order its values,
-    run straight on the driver's cursor (the listing's rows come back as plain tuples, without
-    SQLAlchemy building a Row for each of its ~2,000 runs)."""
+    run straight on the driver's cursor (`Reads`)."""
 
     sql: str
     positions: tuple[str, ...] | None  # names in order for positional paramstyles
@@ -146,11 +128,6 @@ class _DriverStatement:
         if self.positions is None:
             return values
         return tuple(values[name] for name in self.positions)
-
-
-@cache
-def _driver_statement(which: str, dialect: Any) -> _DriverStatement:
-    return _compiled(_STATEMENTS[which](), dialect)
 
 
 @cache
@@ -203,7 +180,8 @@ class Read(Generic[_T]):
 class Reads:
     """Statements built with SQLAlchemy, compiled once per dialect, run on the driver's cursor:
     a run or step detail makes three to six small reads, and SQLAlchemy's execution and result
-    machinery cost several times each of them (the rows come back as plain tuples)."""
+    machinery cost several times each of them; a listing's ~2,000 rows come back as plain
+    tuples, without a Row built for each."""
 
     def __init__(self, cursor: Any, dialect: Any) -> None:
         self._cursor = cursor
@@ -213,10 +191,6 @@ class Reads:
         compiled = _compiled(stmt, self._dialect)
         self._cursor.execute(compiled.sql, compiled.params(values))
         return list(self._cursor.fetchall())
-
-    def first(self, stmt: Any, values: dict[str, Any]) -> Any | None:
-        found = self.rows(stmt, values)
-        return found[0] if found else None
 
     def get(self, read: Read[_T]) -> _T:
         return read.shape(self.rows(read.stmt, read.values))
@@ -253,27 +227,15 @@ def window_runs(
     engine: Engine, org_id: str, start: int, end: int, cap: int = EVENT_CAP
 ) -> WindowResult:
     """Runs that own at least one of the latest `cap` state-change events in [start, end)."""
-
-    def statement(which: str) -> _DriverStatement:
-        return _driver_statement(which, engine.dialect)
-
     values: dict[str, Any] = {"org": org_id, "start": start, "end": end, "cap": cap, "cut": cap - 1}
     with _driver_cursor(engine, snapshot=False) as cur:
-        boundary = statement("boundary")
-        cur.execute(boundary.sql, boundary.params(values))
-        edge = [row[0] for row in cur.fetchall()]
+        reads = Reads(cur, engine.dialect)
+        edge = [row[0] for row in reads.rows(_BOUNDARY, values)]
         if joins_subqueries_well(engine.dialect.name):
-            found = statement("runs_of_kept")
+            rows = reads.rows(_RUNS_OF_KEPT, values)
         else:
-            run_ids = statement("run_ids")
-            cur.execute(run_ids.sql, run_ids.params(values))
-            values["ids"] = ",".join(row[0] for row in cur.fetchall())
-            found = statement("runs_by_id")
-        if values.get("ids", True):
-            cur.execute(found.sql, found.params(values))
-            rows = list(cur.fetchall())
-        else:
-            rows = []
+            ids = ",".join(row[0] for row in reads.rows(_RUN_IDS, values))
+            rows = reads.rows(_RUNS_BY_ID, {**values, "ids": ids}) if ids else []
     truncated = len(edge) == 2
     return WindowResult(rows, truncated, edge[0] if truncated else None)
 
@@ -364,13 +326,14 @@ class StateChange(NamedTuple):
 
 # The run and step details' reads, on `Reads`; the full-log endpoint's three reads are the
 # functions above, on a SQLAlchemy connection.
-def run_of(reads: Reads, org_id: str, run_id: str) -> Any | None:
+def run_of(org_id: str, run_id: str) -> Read[Any | None]:
     """The run's row (a plain tuple of RUN_COLUMNS), or None."""
-    return reads.first(_GET_RUN, {"org": org_id, "run": run_id})
+    return Read(_GET_RUN, {"org": org_id, "run": run_id}, lambda rows: rows[0] if rows else None)
 
 
-def steps_of(reads: Reads, org_id: str, run_id: str) -> list[StepRow]:
-    return [StepRow._make(r) for r in reads.rows(_GET_STEPS, {"org": org_id, "run": run_id})]
+def steps_of(org_id: str, run_id: str) -> Read[list[StepRow]]:
+    params = {"org": org_id, "run": run_id}
+    return Read(_GET_STEPS, params, lambda rows: [StepRow._make(r) for r in rows])
 
 
 def step_and_run(org_id: str, run_id: str, name: str) -> Read[tuple[bool, StepRow | None]]:
