@@ -235,9 +235,8 @@ def lock_keys(conn: Connection, table: str, rows: Sequence[dict[str, Any]]) -> N
     its run, and ingestion upserts the run's row before writing its chunks, so that row's lock
     already makes two writers of one chunk take turns. Nothing on SQLite, whose unique keys
     hold no timestamp."""
-    if table != "events" or not rows or is_sqlite(conn):
-        return
-    conn.exec_driver_sql(_LOCK, {"space": _LOCK_SPACE, "buckets": lock_buckets(rows)})
+    if table == "events" and rows:
+        lock_all(conn, lock_buckets(rows))
 
 
 # SET LOCAL of both settings in one statement (set_config's third argument: this transaction).
@@ -248,7 +247,7 @@ _PROBE_PLANS = text(
 
 
 def lock_all(conn: Connection, buckets: Sequence[int]) -> None:
-    """Take these lock buckets at once, ascending (as `lock_keys` would for their rows): the
+    """Take these lock buckets at once, ascending (a batch's own go through here too): the
     group committer takes the union of its batches' buckets first, so that two groups, each
     in one transaction, never hold some and wait for the others' in a cycle. Batch by batch,
     they did: PostgreSQL found each deadlock only after deadlock_timeout (1 s), then the group
