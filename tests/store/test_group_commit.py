@@ -2,7 +2,9 @@
 write that fails inside the group fails alone."""
 
 import threading
+import time
 import uuid
+import weakref
 from concurrent.futures import Future
 from typing import Any
 
@@ -94,3 +96,21 @@ def test_a_group_takes_every_batch_s_key_locks_before_its_first_write(engine: En
         future.result(10)
     committer.close()
     assert held == [{3, 7}, {3, 7}]
+
+
+def test_a_committed_write_is_not_kept_alive_by_the_committer(engine: Engine) -> None:
+    """A batch's rows go once it is committed, not when the next write arrives."""
+
+    class Rows:
+        pass
+
+    rows = Rows()
+    alive = weakref.ref(rows)
+    committer = GroupCommitter(engine)
+    committer.submit(lambda conn, rows=rows: None).result(10)
+    del rows
+    deadline = time.monotonic() + 5
+    while alive() is not None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert alive() is None
+    committer.close()

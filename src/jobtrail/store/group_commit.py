@@ -71,24 +71,28 @@ class GroupCommitter:
                 self._thread.start()
 
     def _loop(self) -> None:
-        while True:
-            first = self._queue.get()
-            if first is None:
-                return
-            group = [first]
-            stop = False
-            while len(group) < self._max:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    stop = True
-                    break
-                group.append(item)
-            self._commit(group)
-            if stop:
-                return
+        while self._commit_next():
+            pass
+
+    def _commit_next(self) -> bool:
+        """Wait for work, commit all that is waiting then; False once closed. A call of its
+        own, so the group (its batches' rows, a few MB) goes when it is committed rather than
+        staying alive in the loop's variables until the next write arrives."""
+        first = self._queue.get()
+        if first is None:
+            return False
+        group = [first]
+        while len(group) < self._max:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is None:
+                self._commit(group)
+                return False
+            group.append(item)
+        self._commit(group)
+        return True
 
     def _commit(self, group: list[_Item]) -> None:
         if len(group) == 1:
