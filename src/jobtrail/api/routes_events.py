@@ -8,7 +8,7 @@ import orjson
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 
 from jobtrail.api.auth import Ingester, OrgId
 from jobtrail.api.context import AppContext, get_context
@@ -23,7 +23,6 @@ from jobtrail.domain.errors import (
 from jobtrail.domain.events import MAX_BATCH_BYTES, Event
 from jobtrail.store.accounts import now_micros
 from jobtrail.store.ingest import IngestResult, Prepared, prepare, write_prepared
-from jobtrail.store.partitions import lock_buckets
 from jobtrail.wire import paths
 from jobtrail.wire.shapes import ErrorBody, IngestResponse
 
@@ -74,9 +73,9 @@ async def store_batch(
     try:
         # Small batches (the hot path) fold inline; large ones off the event loop.
         if len(batch) <= _INLINE_FOLD:
-            prepared, locks = _prepare(org_id, batch)
+            prepared, locks = _prepare(ctx.engine, org_id, batch)
         else:
-            prepared, locks = await run_in_threadpool(_prepare, org_id, batch)
+            prepared, locks = await run_in_threadpool(_prepare, ctx.engine, org_id, batch)
         cap = ctx.settings.log_stream_cap
 
         def work(conn: Connection) -> IngestResult:
@@ -95,11 +94,11 @@ async def store_batch(
     return result
 
 
-def _prepare(org_id: str, batch: list[Event]) -> tuple[Prepared, list[int]]:
+def _prepare(engine: Engine, org_id: str, batch: list[Event]) -> tuple[Prepared, list[int]]:
     """The batch folded, and the key lock buckets its writes take (the group committer takes
     a whole group's first)."""
     prepared = prepare(org_id, batch)
-    return prepared, lock_buckets(prepared.rows.events)
+    return prepared, prepared.locks(engine)
 
 
 def _parse(ctx: AppContext, org_id: str, raw: bytes) -> list[Event]:
