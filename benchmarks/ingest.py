@@ -6,6 +6,15 @@ row the API writes for the batch (also its `runs`, `steps` and `log_streams` row
 by a plain upsert), each run after the HTTP phase on the same database with an organization of
 its own.
 
+Beside them, in the same round, two in-process figures that say how much of the gap any server
+could close. The floor: what ingestion cannot skip, each batch's JSON body decoded and
+validated by the API's own pydantic-core schema, and every row the API writes written by the
+store's own writer (`write_prepared`, with its key checks, one transaction per batch), with no
+HTTP, no group commit and no per-event Python between them (the batch folded into rows before
+the clock starts). The API path in process: the same with that Python (the kind and time checks,
+the fold into rows) timed too, i.e. everything the server does for a batch but HTTP, the event
+loop, the group committer and the metrics.
+
 Each round starts a fresh server and database, measures HTTP then the baseline on it; the
 figures are medians over the rounds with their range, because wall-clock rates on a shared
 machine swing by 2x between runs. Beside them, CPU per event: the server process's CPU time
@@ -27,10 +36,12 @@ from typing import Any
 import orjson
 from _harness import Api, backends, make_org, serve
 
-from jobtrail.domain.batches import parse_batch
+from jobtrail.domain.batches import batch_events, parse_batch, validated_json
 from jobtrail.domain.materialise import fold
-from jobtrail.store.dialect import insert
-from jobtrail.store.ingest import rows_of
+from jobtrail.settings import Settings
+from jobtrail.store.accounts import now_micros
+from jobtrail.store.dialect import insert, write_transaction
+from jobtrail.store.ingest import prepare, rows_of, write_prepared
 from jobtrail.store.schema import events as events_table
 from jobtrail.store.schema import log_chunks, log_streams, runs, steps
 from tests.support import event
@@ -74,7 +85,7 @@ def _cpu_seconds(pid: int) -> float:
 
 
 def http_rate(api: Api, events: list[dict[str, Any]]) -> float:
-    bodies = [orjson.dumps({"events": events[i : i + BATCH]}) for i in range(0, len(events), BATCH)]
+    bodies = _bodies(events)
     headers = {"Authorization": f"Bearer {api.token}", "Content-Type": "application/json"}
     url = f"{api.prefix}/jobs/v1/events"
 
@@ -124,6 +135,38 @@ def baseline_rate(
     return len(events) / (time.perf_counter() - began), time.process_time() - cpu
 
 
+def _bodies(events: list[dict[str, Any]]) -> list[bytes]:
+    return [orjson.dumps({"events": events[i : i + BATCH]}) for i in range(0, len(events), BATCH)]
+
+
+def in_process_rate(
+    engine: Any, org_id: str, events: list[dict[str, Any]], whole_path: bool = False
+) -> tuple[float, float]:
+    """The floor: each batch's body validated from its bytes (`validated_json`, the API's
+    pydantic-core schema) and its rows written by `write_prepared`, the API's writer, one
+    transaction per batch. The batch is folded into rows beforehand, off the clock. With
+    `whole_path`, the API's path in process: the checks and the fold timed too. Returns
+    events/s and CPU seconds."""
+    settings = Settings()
+    bounds = settings.time_bounds(now_micros())
+    bodies = _bodies(events)
+    ready = [] if whole_path else [prepare(org_id, _checked(body, bounds)) for body in bodies]
+    began, cpu = time.perf_counter(), time.process_time()
+    for i, body in enumerate(bodies):
+        batch = validated_json(body)
+        assert batch is not None
+        prepared = prepare(org_id, batch_events(batch, bounds)) if whole_path else ready[i]
+        with write_transaction(engine) as conn:
+            write_prepared(conn, prepared, settings.log_stream_cap)
+    return len(events) / (time.perf_counter() - began), time.process_time() - cpu
+
+
+def _checked(body: bytes, bounds: Any) -> Any:
+    batch = validated_json(body)
+    assert batch is not None
+    return batch_events(batch, bounds)
+
+
 def _overwrite(table: Any, dialect: str) -> Any:
     """INSERT ... ON CONFLICT (primary key) DO UPDATE SET every other column."""
     stmt = insert(table, dialect)
@@ -134,6 +177,14 @@ def _overwrite(table: Any, dialect: str) -> Any:
 
 def _spread(values: list[float]) -> str:
     return f"{statistics.median(values):9,.0f} ({min(values):,.0f}-{max(values):,.0f})"
+
+
+def _median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def _ratio(values: list[float]) -> str:
+    return f"{statistics.median(values):.2f} ({min(values):.2f}-{max(values):.2f})"
 
 
 def main() -> None:
@@ -152,6 +203,12 @@ def main() -> None:
         base: dict[bool, list[float]] = {False: [], True: []}
         base_cpu: dict[bool, list[float]] = {False: [], True: []}
         ratios: dict[bool, list[float]] = {False: [], True: []}
+        # In process: the floor (False) and the API's whole path (True), as events/s, CPU per
+        # event, ratio to baseline (a) and HTTP's ratio to it.
+        own: dict[bool, list[float]] = {False: [], True: []}
+        own_cpu: dict[bool, list[float]] = {False: [], True: []}
+        of_base: dict[bool, list[float]] = {False: [], True: []}
+        http_of: dict[bool, list[float]] = {False: [], True: []}
         for _ in range(rounds):
             with backend() as db_url, serve(db_url) as (server, engine):  # type: ignore[operator]
                 api = Api(server, make_org(engine), "ingest")
@@ -164,21 +221,28 @@ def main() -> None:
                     base[every_row].append(rate)
                     base_cpu[every_row].append(seconds / TOTAL * 1e6)
                     ratios[every_row].append(http[-1] / rate)
+                for whole_path in (False, True):
+                    org = make_org(engine).id
+                    fresh = realistic_events(TOTAL)
+                    rate, seconds = in_process_rate(engine, org, fresh, whole_path)
+                    own[whole_path].append(rate)
+                    own_cpu[whole_path].append(seconds / TOTAL * 1e6)
+                    of_base[whole_path].append(rate / base[False][-1])
+                    http_of[whole_path].append(http[-1] / rate)
                 api.close()
-        target = "  (target >= 25,000 events/s)" if name == "sqlite" else ""
-        print(f"  {name:8s} HTTP {_spread(http)} events/s{target}")
-        labels = {False: "events + log_chunks", True: "every row the API writes"}
+        target = "  target >= 25,000 events/s" if name == "sqlite" else ""
+        print(f"  {name}")
+        row = "    {:36s} {} events/s  CPU {:5.1f} µs/event  {}"
+        print(row.format("HTTP, one server", _spread(http), statistics.median(cpu), target))
+        labels = {False: "(a) baseline: events + log_chunks", True: "(b) baseline: every row"}
         for every_row, label in labels.items():
-            r = ratios[every_row]
-            print(
-                f"           baseline executemany, {label}: {_spread(base[every_row])} events/s,"
-                f" ratio {statistics.median(r):.2f} ({min(r):.2f}-{max(r):.2f})"
-                f"  CPU per event {statistics.median(base_cpu[every_row]):.1f} µs"
-            )
-        print(
-            f"           CPU per event: server {statistics.median(cpu):.1f} µs"
-            "  (issue 14: ratio >= 0.6)"
-        )
+            goal = "  (issue 14: >= 0.6)" if not every_row else ""
+            note = f"HTTP ÷ {label[:3]} {_ratio(ratios[every_row])}{goal}"
+            print(row.format(label, _spread(base[every_row]), _median(base_cpu[every_row]), note))
+        kinds = {False: "floor: validate + write_prepared", True: "API path in process"}
+        for whole_path, label in kinds.items():
+            note = f"÷ (a) {_ratio(of_base[whole_path])}, HTTP ÷ it {_ratio(http_of[whole_path])}"
+            print(row.format(label, _spread(own[whole_path]), _median(own_cpu[whole_path]), note))
 
 
 if __name__ == "__main__":

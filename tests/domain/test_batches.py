@@ -5,8 +5,9 @@ from datetime import UTC, datetime
 
 import orjson
 import pytest
+from pydantic import ValidationError
 
-from jobtrail.domain.batches import batch_events, parse_batch, validated_json
+from jobtrail.domain.batches import batch_events, from_json, parse_batch, validated_json
 from jobtrail.domain.errors import InvalidEvents, JobtrailError
 from jobtrail.domain.events import TimeBounds
 from jobtrail.domain.timefmt import to_micros
@@ -112,3 +113,44 @@ def test_validating_from_bytes_answers_as_parsing_the_decoded_body(raw: bytes) -
         assert (got.message, got.details) == (expected.message, expected.details)
     else:
         assert got == expected
+
+
+_STEP = event("step", NOW, step={"name": "a", "dependencies": ["b"]}, state="RUNNING", attempt=1)
+_ODD: list[object] = [None, 0, -1, 1.5, 2**63, True, "", "x" * 300, "a\x00b",
+                      "2026-13-01T00:00:00Z", [], ["b", "b"], ["o"] * 30, {}, {"name": ""},
+                      {"x": 1}, "RUNNING"]  # fmt: skip
+_FIELDS = ["eventId", "timestamp", "kind", "job", "runKey", "state", "step", "attempt", "exitCode",
+           "message", "stream", "data", "seq", "other"]  # fmt: skip
+_STEP_FIELDS = ["name", "dependencies", "owners", "other"]
+
+
+def _odd_bodies() -> list[object]:
+    bodies: list[object] = []
+    for value in _ODD:
+        bodies += [{"events": [_STEP, {**_STEP, name: value}]} for name in _FIELDS]
+        bodies += [
+            {"events": [{**_STEP, "step": {**_STEP["step"], name: value}}, _RUN]}  # type: ignore[misc]
+            for name in _STEP_FIELDS
+        ]
+        bodies += [{"events": [_RUN, value]}, {"events": value}, value, {"events": [], "x": value}]
+    return bodies
+
+
+def test_a_refused_body_is_named_the_same_with_what_validating_its_bytes_found() -> None:
+    """The server hands `parse_batch` what validating the bytes refused, which it names as it
+    is when it reads the same either way: every answer is the one validating again gives."""
+    compared = 0
+    for body in _odd_bodies():
+        raw = orjson.dumps(body)
+        found = from_json(raw)
+        if not isinstance(found, ValidationError):
+            continue
+        answers = []
+        for again in (None, found):
+            try:
+                answers.append(parse_batch(orjson.loads(raw), BOUNDS, again))
+            except JobtrailError as exc:
+                answers.append((type(exc), exc.message, exc.details))
+        assert answers[0] == answers[1], body
+        compared += 1
+    assert compared > 200

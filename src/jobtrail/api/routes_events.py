@@ -8,12 +8,13 @@ import orjson
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
-from sqlalchemy import Connection
+from pydantic import ValidationError
+from sqlalchemy import Connection, Engine
 
 from jobtrail.api.auth import Ingester, OrgId
 from jobtrail.api.context import AppContext, get_context
 from jobtrail.api.schemas import ERROR_RESPONSES
-from jobtrail.domain.batches import batch_events, parse_batch, validated_json
+from jobtrail.domain.batches import batch_events, from_json, parse_batch
 from jobtrail.domain.errors import (
     BadRequest,
     JobtrailError,
@@ -23,7 +24,6 @@ from jobtrail.domain.errors import (
 from jobtrail.domain.events import MAX_BATCH_BYTES, Event
 from jobtrail.store.accounts import now_micros
 from jobtrail.store.ingest import IngestResult, Prepared, prepare, write_prepared
-from jobtrail.store.partitions import lock_buckets
 from jobtrail.wire import paths
 from jobtrail.wire.shapes import ErrorBody, IngestResponse
 
@@ -74,9 +74,9 @@ async def store_batch(
     try:
         # Small batches (the hot path) fold inline; large ones off the event loop.
         if len(batch) <= _INLINE_FOLD:
-            prepared, locks = _prepare(org_id, batch)
+            prepared, locks = _prepare(ctx.engine, org_id, batch)
         else:
-            prepared, locks = await run_in_threadpool(_prepare, org_id, batch)
+            prepared, locks = await run_in_threadpool(_prepare, ctx.engine, org_id, batch)
         cap = ctx.settings.log_stream_cap
 
         def work(conn: Connection) -> IngestResult:
@@ -95,20 +95,20 @@ async def store_batch(
     return result
 
 
-def _prepare(org_id: str, batch: list[Event]) -> tuple[Prepared, list[int]]:
+def _prepare(engine: Engine, org_id: str, batch: list[Event]) -> tuple[Prepared, list[int]]:
     """The batch folded, and the key lock buckets its writes take (the group committer takes
     a whole group's first)."""
     prepared = prepare(org_id, batch)
-    return prepared, lock_buckets(prepared.rows.events)
+    return prepared, prepared.locks(engine)
 
 
 def _parse(ctx: AppContext, org_id: str, raw: bytes) -> list[Event]:
     """The batch's events, or the error that refuses it (counted as rejected). A valid body is
-    validated from its bytes in one pass; any other is decoded and parsed again by
-    `parse_batch`, which names its problems."""
+    validated from its bytes in one pass; any other is decoded and handed with what that pass
+    found to `parse_batch`, which names its problems."""
     bounds = ctx.settings.time_bounds(now_micros())
-    batch = validated_json(raw)
-    if batch is not None:
+    batch = from_json(raw)
+    if not isinstance(batch, ValidationError):
         try:
             return batch_events(batch, bounds)
         except JobtrailError as exc:
@@ -121,7 +121,7 @@ def _parse(ctx: AppContext, org_id: str, raw: bytes) -> list[Event]:
         ctx.metrics.refused_batch(org_id, "invalid_json", 1)
         raise BadRequest(f"The body is not valid JSON (UTF-8): {exc}.") from None
     try:
-        return parse_batch(body, bounds)
+        return parse_batch(body, bounds, batch)
     except JobtrailError as exc:
         listed = body.get("events") if isinstance(body, dict) else None
         ctx.metrics.refused_batch(org_id, exc.code, len(listed) if isinstance(listed, list) else 1)

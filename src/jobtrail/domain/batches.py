@@ -18,11 +18,25 @@ from jobtrail.domain.events import (
 )
 
 _SHOWN = 10
+# The pydantic errors that read the same whether the body was validated from its JSON bytes or
+# decoded first (checked one by one on every field: `dict_type` and `list_type` do not, "an
+# object" against "a valid dictionary"); any other type is validated again, decoded.
+_SAME_FROM_BYTES = frozenset(
+    {
+        "missing", "extra_forbidden", "value_error", "literal_error", "string_type",
+        "string_too_short", "string_too_long", "int_type", "int_parsing", "int_from_float",
+        "greater_than_equal", "less_than_equal", "too_long",
+    }
+)  # fmt: skip
 
 
-def parse_batch(body: Any, bounds: TimeBounds | None = None) -> list[Event]:
+def parse_batch(
+    body: Any, bounds: TimeBounds | None = None, found: ValidationError | None = None
+) -> list[Event]:
     """The batch's events, or InvalidEvents naming every problem; with `bounds`, timestamps
-    outside them are problems too (the server passes them; tools that import old runs not)."""
+    outside them are problems too (the server passes them; tools that import old runs not).
+    `found`: what validating the same body from its bytes refused (`from_json`), named as it
+    is when each of its errors reads the same either way, sparing a second validation."""
     if not isinstance(body, dict) or not isinstance(body.get("events"), list):
         raise InvalidEvents('The body must be a JSON object {"events": [...]}.')
     if len(body["events"]) > MAX_BATCH_EVENTS:
@@ -30,6 +44,8 @@ def parse_batch(body: Any, bounds: TimeBounds | None = None) -> list[Event]:
             f"A batch may hold at most {MAX_BATCH_EVENTS} events; this one has "
             f"{len(body['events'])}. Split it."
         )
+    if found is not None and all(e["type"] in _SAME_FROM_BYTES for e in found.errors()):
+        raise rejected(_pydantic_problems(found))
     try:
         batch = BATCH_ADAPTER.validate_python(body)
     except ValidationError as exc:
@@ -37,17 +53,25 @@ def parse_batch(body: Any, bounds: TimeBounds | None = None) -> list[Event]:
     return batch_events(batch, bounds)
 
 
-def validated_json(raw: bytes) -> EventBatch | None:
+def from_json(raw: bytes) -> EventBatch | ValidationError:
     """The batch validated straight from the request's bytes: pydantic-core parses and checks
-    in one pass, without building the decoded body first (a third of parsing's cost). None when
-    anything is wrong, whatever it is: the caller then decodes the body and calls `parse_batch`,
-    which alone shapes the answer (the body-shape and size errors, the exact messages), so both
-    ways give the same answer. The two decoders agree on what is JSON (both refuse lone
-    surrogates, a byte order mark, NaN; the last of repeated keys wins in both)."""
+    in one pass, without building the decoded body first (a third of parsing's cost). When
+    anything is wrong, whatever it is, what it found: the caller then decodes the body (the
+    decoder tells what is JSON: pydantic-core also takes integers past 64 bits) and calls
+    `parse_batch` with it, which alone shapes the answer (the body-shape and size errors, the
+    exact messages), so both ways give the same answer. The two decoders agree on what is JSON
+    otherwise (both refuse lone surrogates, a byte order mark, NaN; the last of repeated keys
+    wins in both)."""
     try:
         return BATCH_ADAPTER.validate_json(raw)
-    except ValidationError:
-        return None
+    except ValidationError as exc:
+        return exc
+
+
+def validated_json(raw: bytes) -> EventBatch | None:
+    """`from_json`, None when it refuses the body."""
+    batch = from_json(raw)
+    return None if isinstance(batch, ValidationError) else batch
 
 
 def batch_events(batch: EventBatch, bounds: TimeBounds | None = None) -> list[Event]:

@@ -64,6 +64,7 @@ class LogChunk:
     data: bytes
     ts: int  # the log event's timestamp (the chunk's partition on PostgreSQL)
     attempt: int | None = None  # the step's attempt that wrote it, when the reporter says
+    size: int = 0  # bytes of data
 
 
 @dataclass
@@ -187,6 +188,7 @@ def _fold_log(out: Folded, org_id: str, rid: str, ev: Event) -> None:
     _step_row(out, org_id, rid, ev.step_name)  # a log may arrive before the step's first event
     ck = (rid, ev.step_name, ev.stream, ev.seq)
     if ck not in out.chunks:  # chunks are deduplicated by (stream, seq): the first one stays
+        data = ev.data.encode("utf-8")
         out.chunks[ck] = LogChunk(
-            org_id, rid, ev.step_name, ev.stream, ev.seq, ev.data.encode("utf-8"), ev.ts, ev.attempt
+            org_id, rid, ev.step_name, ev.stream, ev.seq, data, ev.ts, ev.attempt, len(data)
         )

@@ -47,7 +47,7 @@ class GroupCommitter:
     def submit(self, work: Callable[[Connection], T], locks: Sequence[int] = ()) -> "Future[T]":
         """Queue `work` (run inside a transaction the committer owns); the future resolves once
         its writes are committed, or with the error the work raised when committed alone.
-        `locks`: the event key lock buckets the work will take (`partitions.lock_buckets`),
+        `locks`: the event key lock buckets the work will take (`Prepared.locks`),
         which a group takes for all its pieces at once, first."""
         self._start()
         future: Future[T] = Future()

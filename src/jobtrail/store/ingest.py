@@ -4,7 +4,7 @@ import random
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, bindparam, case, delete, select, tuple_
@@ -17,7 +17,7 @@ from jobtrail.domain.materialise import Folded, LogChunk, RunRow, StepRow, fold
 from jobtrail.domain.states import is_terminal
 from jobtrail.store.dialect import insert, insert_many, is_retryable, write_transaction
 from jobtrail.store.notify import notify_runs
-from jobtrail.store.partitions import clashes, lock_keys
+from jobtrail.store.partitions import clashes, is_partitioned, lock_all, lock_buckets
 from jobtrail.store.schema import events, log_chunks, log_streams, runs, steps
 
 _EVENTS_INSERT = events.insert()
@@ -73,7 +73,7 @@ def rows_of(folded: Folded) -> Rows:
 
 
 def _chunk_params(chunk: LogChunk) -> dict[str, Any]:
-    return {**chunk.__dict__, "size": len(chunk.data)}
+    return chunk.__dict__  # its own fields, as they are: no copy
 
 
 @dataclass(frozen=True)
@@ -86,6 +86,16 @@ class Prepared:
     unique: dict[str, Event]
     optimistic: Folded
     rows: Rows
+
+    def locks(self, bind: Engine | Connection) -> list[int]:
+        """The key lock buckets its event rows take on `bind` (`partitions.lock_buckets`):
+        none on SQLite; on PostgreSQL computed once, for the group committer (which takes a
+        group's first) and the write alike."""
+        return self._buckets if is_partitioned(bind) else []
+
+    @cached_property
+    def _buckets(self) -> list[int]:
+        return lock_buckets(self.rows.events)
 
 
 def prepare(org_id: str, batch: Sequence[Event]) -> Prepared:
@@ -120,7 +130,8 @@ def backoff(attempt: int) -> None:
 def write_prepared(conn: Connection, prepared: Prepared, stream_cap: int) -> IngestResult:
     """The writes of `ingest` inside the caller's transaction (group commit shares one)."""
     rows = prepared.rows
-    if not _insert_all_or_nothing(conn, _events_insert_ignore, rows.events, "events"):
+    locks = prepared.locks(conn)
+    if not _insert_all_or_nothing(conn, _events_insert_ignore, rows.events, "events", locks):
         rows = rows_of(_refold_new(conn, prepared.org_id, prepared.unique, prepared.optimistic))
         insert_many(conn, _EVENTS_INSERT, rows.events)
     stored_chunks = _write_materialised(conn, rows, stream_cap)
@@ -155,15 +166,20 @@ def _refold_new(
 
 
 def _insert_all_or_nothing(
-    conn: Connection, statement: Callable[[str], Any], rows: Sequence[dict[str, Any]], table: str
+    conn: Connection,
+    statement: Callable[[str], Any],
+    rows: Sequence[dict[str, Any]],
+    table: str,
+    locks: Sequence[int] = (),
 ) -> bool:
     """Insert the rows if none of them is stored yet (the usual case, one statement); else
     change nothing and say False, so the caller takes the slower, exact path. On PostgreSQL a
     key stored in another day's partition is not a conflict of the insert: `clashes` asks,
-    after `lock_keys` made any concurrent writer of the same keys commit first."""
+    after taking the rows' key `locks` made any concurrent writer of the same keys commit
+    first (`partitions.lock_all`; outside the savepoint, whose rollback would release them)."""
     if not rows:
         return True
-    lock_keys(conn, table, rows)
+    lock_all(conn, locks)
     savepoint = conn.begin_nested()
     inserted = insert_many(conn, statement(conn.dialect.name), rows)
     if inserted == len(rows) and not clashes(conn, table, rows):
@@ -202,12 +218,8 @@ def _write_materialised(conn: Connection, rows: Rows, stream_cap: int) -> int:
     return _write_logs(conn, rows.chunks, stream_cap)
 
 
-def _key_cols(row: Any, prefix: str) -> tuple[Any, Any, Any]:
-    return (
-        getattr(row, f"{prefix}_ts"),
-        getattr(row, f"{prefix}_rank"),
-        getattr(row, f"{prefix}_eid"),
-    )
+def _key_cols(row: Any, prefix: str) -> tuple[Any, ...]:
+    return tuple(getattr(row, name) for name in _key_columns(prefix))
 
 
 def _newer(table: Table, excluded: Any, prefix: str) -> ColumnElement[bool]:
@@ -226,14 +238,18 @@ def _earliest(table: Table, excluded: Any, name: str) -> ColumnElement[Any]:
     return case((old.is_(None), new), (new.is_(None), old), (new < old, new), else_=old)
 
 
-def _key_values(prefix: str, key: tuple[int, int, str]) -> dict[str, object]:
-    return {f"{prefix}_ts": key[0], f"{prefix}_rank": key[1], f"{prefix}_eid": key[2]}
+def _key_columns(prefix: str) -> tuple[str, str, str]:
+    """The columns a row's key (timestamp, rank, event id) is stored in."""
+    return (f"{prefix}_ts", f"{prefix}_rank", f"{prefix}_eid")
+
+
+_STATE, _LAST, _DEPS, _OWNERS = (_key_columns(p) for p in ("state", "last", "deps", "owners"))
 
 
 def _run_params(row: RunRow) -> dict[str, object]:
     params = dict(row.__dict__)  # a shallow copy: dataclasses.asdict deep-copies, far slower
-    params.update(_key_values("state", params.pop("state_key")))
-    params.update(_key_values("last", params.pop("last_key")))
+    params.update(zip(_STATE, params.pop("state_key"), strict=True))
+    params.update(zip(_LAST, params.pop("last_key"), strict=True))
     return params
 
 
@@ -258,9 +274,9 @@ def _runs_upsert(dialect: str) -> Any:
 
 def _step_params(row: StepRow) -> dict[str, object]:
     params = dict(row.__dict__)
-    params.update(_key_values("state", params.pop("state_key")))
-    params.update(_key_values("deps", params.pop("deps_key")))
-    params.update(_key_values("owners", params.pop("owners_key")))
+    params.update(zip(_STATE, params.pop("state_key"), strict=True))
+    params.update(zip(_DEPS, params.pop("deps_key"), strict=True))
+    params.update(zip(_OWNERS, params.pop("owners_key"), strict=True))
     return params
 
 

@@ -10,8 +10,8 @@ A partitioned table's unique keys must hold the partition key, so on PostgreSQL 
 resend) collides as before; `clashes` finds the other case, the same eventId or chunk with
 another timestamp in another day, which ingestion then treats like any known key (a 409 for an
 eventId with other content, a duplicate for a chunk). `clashes` cannot see a row another
-transaction has not committed yet, so `lock_keys` first makes concurrent writers of the same key
-take turns (see there)."""
+transaction has not committed yet, so writers of the same key first take turns (see
+`lock_buckets`)."""
 
 import logging
 import zlib
@@ -213,30 +213,21 @@ _LOCK = "SELECT count(pg_advisory_xact_lock(%(space)s, b)) FROM unnest(%(buckets
 
 def lock_buckets(rows: Sequence[dict[str, Any]]) -> list[int]:
     """The lock buckets of the event rows' keys, each once, ascending: stable across processes
-    (crc32, not Python's salted hash)."""
+    (crc32, not Python's salted hash).
+
+    A writer takes its event rows' buckets before the insert (`lock_all`): a concurrent writer
+    of the same eventId waits there until this transaction commits, and its `clashes` (a fresh
+    statement under READ COMMITTED) then sees the committed row. Taken outside the insert's
+    savepoint, whose rollback would release them. Nothing for log chunks: a chunk's key holds
+    its run, and ingestion upserts the run's row before writing its chunks, so that row's lock
+    already makes two writers of one chunk take turns. Nothing on SQLite, whose unique keys
+    hold no timestamp."""
     return sorted(
         {
             zlib.crc32(f"{row['org_id']}\x1f{row['event_id']}".encode()) % LOCK_BUCKETS
             for row in rows
         }
     )
-
-
-def lock_keys(conn: Connection, table: str, rows: Sequence[dict[str, Any]]) -> None:
-    """Wait until no other transaction is writing any of the rows' keys, and hold them until
-    this one ends: taken before the insert, a concurrent writer of the same eventId waits here
-    until this transaction commits, and its `clashes` (a fresh statement under READ COMMITTED)
-    then sees the committed row.
-
-    One statement, buckets ascending, so two single batches never wait on each other in a cycle
-    (nor two group commits: each takes its batches' buckets together first, `lock_all`, and a
-    batch then takes again only what its transaction holds). Taken outside the insert's
-    savepoint, whose rollback would release them. Nothing for log chunks: a chunk's key holds
-    its run, and ingestion upserts the run's row before writing its chunks, so that row's lock
-    already makes two writers of one chunk take turns. Nothing on SQLite, whose unique keys
-    hold no timestamp."""
-    if table == "events" and rows:
-        lock_all(conn, lock_buckets(rows))
 
 
 # SET LOCAL of both settings in one statement (set_config's third argument: this transaction).
@@ -247,7 +238,9 @@ _PROBE_PLANS = text(
 
 
 def lock_all(conn: Connection, buckets: Sequence[int]) -> None:
-    """Take these lock buckets at once, ascending (a batch's own go through here too): the
+    """Take these lock buckets at once, ascending, in one statement (a batch's own go through
+    here too, so two batches never wait on each other in a cycle; a lock taken again costs
+    nothing): the
     group committer takes the union of its batches' buckets first, so that two groups, each
     in one transaction, never hold some and wait for the others' in a cycle. Batch by batch,
     they did: PostgreSQL found each deadlock only after deadlock_timeout (1 s), then the group
