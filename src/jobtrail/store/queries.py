@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, Generic, NamedTuple, TypeVar
 
-from sqlalchemy import Connection, Engine, any_, bindparam, func, select
+from sqlalchemy import Connection, Engine, any_, bindparam, func, select, text
 from sqlalchemy.exc import DBAPIError
 
 from jobtrail.store.dialect import joins_subqueries_well
@@ -64,7 +64,10 @@ class WindowResult:
 
 
 def _kept_events() -> Any:
-    """The newest `cap` state-change events of the window, through ix_events_window."""
+    """The newest `cap` state-change events of the window, through ix_events_window. Its LIMIT
+    is written out rather than `.limit()`: SQLAlchemy's SQLite dialect follows every LIMIT with
+    `OFFSET 0`, and an OFFSET keeps SQLite from flattening the subquery into the `IN` list (it
+    then runs it as a co-routine and reads its 10,000 rows a second time: 0.7-1 ms at the cap)."""
     return (
         select(events.c.run_id, events.c.ts)
         .where(
@@ -73,7 +76,7 @@ def _kept_events() -> Any:
             events.c.ts < bindparam("end"),
         )
         .order_by(events.c.ts.desc(), events.c.event_id.desc())
-        .limit(bindparam("cap"))
+        .suffix_with(text("LIMIT :cap"))
     )
 
 
