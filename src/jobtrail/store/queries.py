@@ -143,15 +143,22 @@ def _compiled(stmt: Any, dialect: Any) -> _DriverStatement:
 
 @contextmanager
 def _driver_cursor(engine: Engine, snapshot: bool) -> Iterator[Any]:
-    """A cursor of one pooled connection's driver (`snapshot`: its reads in one transaction, as
-    `engine.connect()` gives them; PostgreSQL's driver opens one at the first statement). The
-    driver's errors are wrapped as SQLAlchemy wraps its own, so an outage met here is a 503
-    like any other read's, and a lost connection is not handed back to the pool."""
+    """A cursor of one pooled connection's driver (`snapshot`: on SQLite, its reads in one
+    transaction, as `engine.connect()` gives them). On PostgreSQL the reads run in autocommit
+    either way: at its READ COMMITTED each statement sees the store as of its own start even
+    inside a transaction, so they see what they saw in one, without the round trips of its
+    BEGIN and ROLLBACK (a small read's time was a handful of them). The driver's errors are
+    wrapped as SQLAlchemy wraps its own, so an outage met here is a 503 like any other read's,
+    and a lost connection is not handed back to the pool."""
     raw = engine.raw_connection()
     dbapi_error = engine.dialect.loaded_dbapi.Error
+    postgres = engine.dialect.name == "postgresql"
+    driver: Any = raw.dbapi_connection
     try:
+        if postgres:
+            driver.autocommit = True  # psycopg: a flag, set while no transaction is open
         cur = raw.cursor()
-        if snapshot and engine.dialect.name == "sqlite":
+        if snapshot and not postgres:
             cur.execute("BEGIN")  # the driver itself runs each statement on its own otherwise
         yield cur
         cur.close()
@@ -164,6 +171,11 @@ def _driver_cursor(engine: Engine, snapshot: bool) -> Iterator[Any]:
             None, None, exc, dbapi_error, connection_invalidated=gone, dialect=engine.dialect
         ) from exc
     finally:
+        if postgres and raw.dbapi_connection is not None:  # None: invalidated above
+            try:  # back as the pool's other users expect it
+                driver.autocommit = False
+            except dbapi_error as exc:
+                raw.invalidate(exc)
         raw.close()
 
 
