@@ -113,11 +113,16 @@ def raw_reads(endpoint: str, org: str, run_id: str) -> list[tuple[str, tuple[Any
 
 
 def raw_sql(engine: Engine, reads: list[tuple[str, tuple[Any, ...]]]) -> int:
-    """Run the reads on one pooled driver connection, fetching every row; returns the rows."""
+    """Run the reads on one pooled driver connection, fetching every row; returns the rows.
+    On PostgreSQL in autocommit, as the server reads (store.queries): no BEGIN and ROLLBACK
+    round trips."""
     postgres = engine.dialect.name == "postgresql"
     rows = 0
     conn = engine.raw_connection()
+    driver: Any = conn.dbapi_connection
     try:
+        if postgres:
+            driver.autocommit = True
         cur = conn.cursor()
         for sql, params in reads:
             cur.execute(sql.replace("?", "%s") if postgres else sql, params)
@@ -125,6 +130,8 @@ def raw_sql(engine: Engine, reads: list[tuple[str, tuple[Any, ...]]]) -> int:
         cur.close()
         conn.rollback()
     finally:
+        if postgres:
+            driver.autocommit = False
         conn.close()
     return rows
 
