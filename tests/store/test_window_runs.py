@@ -31,9 +31,14 @@ CHANGES = st.lists(
     changes=CHANGES,
     bounds=st.tuples(st.integers(0, 41), st.integers(1, 42)).filter(lambda b: b[0] < b[1]),
     cap=st.integers(1, 12),
+    split=st.integers(0, 30),
 )
 def test_window_runs_match_the_rule(
-    engine: Engine, changes: list[tuple[int, int, str]], bounds: tuple[int, int], cap: int
+    engine: Engine,
+    changes: list[tuple[int, int, str]],
+    bounds: tuple[int, int],
+    cap: int,
+    split: int,
 ) -> None:
     org = make_org(engine)
     base = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
@@ -41,7 +46,9 @@ def test_window_runs_match_the_rule(
         event("run", base + timedelta(seconds=sec), f"r{run}", state=state, eventId=f"e{i:03d}")
         for i, (run, sec, state) in enumerate(changes)
     ]
-    ingest(engine, org.id, parse_batch({"events": body}), 1 << 24)
+    for part in (body[:split], body[split:]):  # two batches: runs merged across them too
+        if part:
+            ingest(engine, org.id, parse_batch({"events": part}), 1 << 24)
     start, end = (to_micros(base) + b * MICROS for b in bounds)
 
     inside = sorted(

@@ -7,7 +7,18 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, Generic, NamedTuple, TypeVar
 
-from sqlalchemy import Connection, Engine, any_, bindparam, exists, func, select, text, tuple_
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    any_,
+    bindparam,
+    exists,
+    func,
+    or_,
+    select,
+    text,
+)
 from sqlalchemy.exc import DBAPIError
 
 from jobtrail.store.dialect import joins_subqueries_well
@@ -109,9 +120,11 @@ _LATER = (
 )
 # SQLite, a window with nothing after it (the usual `to=PT0S`): the same runs, found from the
 # other side. The kept events are those of the window from the oldest kept one on (`low`, in
-# the window's order), so a run is listed when it has one there: the runs active since `low`
-# (ix_runs_retention: a run's last_event_ts is no older than any of its events), each checked
-# by one lookup of its events (ix_events_run). At the cap that is ~1 ms (15%) less than
+# the window's order), so a run is listed when it has one there. With nothing after the window,
+# that is when its newest state change (`last_ts`, the time of its `last` key) is after `low`,
+# or at `low`'s very time with an event id not below it: one lookup of its events (ix_events_run)
+# for those ties only. The runs are found by ix_runs_retention (`last_event_ts`, which counts
+# log events too, is never older than `last_ts`). At the cap that is less than half the SQL of
 # de-duplicating the 10,000 kept ids. After a window that ends in the past the runs active
 # since could be far more than its own: there `_RUNS_OF_KEPT`, whose cost the cap bounds.
 _KEPT_RUNS_SINCE = (
@@ -119,13 +132,17 @@ _KEPT_RUNS_SINCE = (
     .where(
         runs.c.org_id == bindparam("org"),
         runs.c.last_event_ts >= bindparam("low_ts"),
-        exists().where(
-            events.c.org_id == runs.c.org_id,
-            events.c.run_id == runs.c.run_id,
-            events.c.ts >= bindparam("start"),
-            events.c.ts < bindparam("end"),
-            tuple_(events.c.ts, events.c.event_id)
-            >= tuple_(bindparam("low_ts"), bindparam("low_id")),
+        or_(
+            runs.c.last_ts > bindparam("low_ts"),
+            and_(
+                runs.c.last_ts == bindparam("low_ts"),
+                exists().where(
+                    events.c.org_id == runs.c.org_id,
+                    events.c.run_id == runs.c.run_id,
+                    events.c.ts == bindparam("low_ts"),
+                    events.c.event_id >= bindparam("low_id"),
+                ),
+            ),
         ),
     )
     .order_by(*LISTING_ORDER)
