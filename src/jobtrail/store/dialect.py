@@ -4,6 +4,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from operator import itemgetter
 from select import POLLIN, poll
+from time import monotonic
 from typing import Any
 
 from sqlalchemy import (
@@ -43,25 +44,48 @@ def make_engine(url: str) -> Engine:
         _configure_sqlite(engine)
         return engine
     # Service resumes by itself once PostgreSQL is back: a connection that died while it was away
-    # is replaced at checkout when its socket says so (`_hung_up`), and otherwise when a
-    # statement meets the lost connection (SQLAlchemy then invalidates it and every connection
-    # of the pool opened before; the request is a 503). No ping per checkout (`pool_pre_ping`):
-    # its round trip cost a small read a tenth of its time. connect_timeout bounds each attempt
-    # while PostgreSQL is unreachable.
+    # is replaced at checkout when its socket says so (`_hung_up`), or when a ping finds it dead
+    # after it sat idle in the pool (`IDLE_PING_SECONDS`: a NAT or firewall that forgets an idle
+    # connection, a crashed host, tell nothing until a statement is sent). Otherwise a statement
+    # meets the lost connection: it is invalidated and the request is a 503. No ping for a
+    # connection used moments ago (`pool_pre_ping` pinged every checkout: its round trip cost a
+    # small read a tenth of its time). connect_timeout bounds each attempt while PostgreSQL is
+    # unreachable.
     engine = create_engine(url, pool_size=10, max_overflow=10, connect_args={"connect_timeout": 5})
-    event.listen(engine, "checkout", _replace_if_hung_up)
+    event.listen(engine, "checkout", _replace_if_gone)
+    event.listen(engine, "checkin", _note_idle_since)
     return engine
 
 
-def _replace_if_hung_up(
-    dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry, _proxy: object
+# A pooled connection idle longer than this is pinged before use. Connections a busy server
+# uses go back and forth far more often; the idle ones are those a network may have dropped.
+IDLE_PING_SECONDS = 30.0
+
+
+def _note_idle_since(_dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry) -> None:
+    record.info["idle_since"] = monotonic()
+
+
+def _replace_if_gone(
+    dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry, _proxy: object
 ) -> None:
-    """Refuse a pooled PostgreSQL connection the server has hung up on (the pool then opens
-    another): an idle connection of ours never LISTENs nor has a query running, so anything to
-    read on its socket is the server's goodbye (a shutdown's FATAL message, end of file) or a
-    closed socket. A local poll, no round trip."""
+    """Refuse a pooled PostgreSQL connection that is gone (the pool then opens another): one
+    the server hung up on, found by a local poll (an idle connection of ours never LISTENs nor
+    has a query running, so anything to read on its socket is the server's goodbye, a shutdown's
+    FATAL message or end of file, or a closed socket); and one long idle that fails a ping."""
     if dbapi_connection.closed or _hung_up(dbapi_connection.fileno()):
         raise DisconnectionError("PostgreSQL closed this pooled connection")
+    idle_since = record.info.get("idle_since")
+    if idle_since is not None and monotonic() - idle_since > IDLE_PING_SECONDS:
+        try:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("SELECT 1")
+            cursor.close()
+            dbapi_connection.rollback()  # handed over with no transaction open, as it came back
+        except Exception as exc:  # whatever the driver raises: the connection is unusable
+            raise DisconnectionError(
+                f"a pooled PostgreSQL connection failed its ping: {exc}"
+            ) from exc
 
 
 def _hung_up(fd: int) -> bool:
