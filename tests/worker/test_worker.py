@@ -12,13 +12,25 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine, select
 
 from jobtrail.domain.batches import parse_batch
 from jobtrail.store import leases
+from jobtrail.store.dialect import make_engine
 from jobtrail.store.ingest import ingest
 from jobtrail.store.schema import worker_leases
-from tests.support import SECRET, Api, ago, iso, make_org, simple_run, start_server
+from jobtrail.worker.loop import Task, Worker
+from tests.support import (
+    SECRET,
+    Api,
+    ago,
+    free_port,
+    iso,
+    make_org,
+    simple_run,
+    start_server,
+)
 
 
 def _worker(db_url: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -101,3 +113,21 @@ def test_one_claim_per_round_among_racing_workers(engine: Engine) -> None:
     assert not leases.claim(engine, name, "late", now + minute - 1, minute)
     assert leases.claim(engine, name, "often", now + 1, 1)  # a shorter interval is not held off
     assert leases.claim(engine, name, "next", now + minute + 1, minute)
+
+
+def test_an_outage_met_claiming_a_lease_leaves_the_loop_running(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The database unreachable just as a round claims its lease: the round logs it and the
+    next round comes (it once ended the worker's thread for good, found in an outage test)."""
+    ran: list[int] = []
+    engine = make_engine(f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/x")
+    task = Task("t", timedelta(seconds=1), lambda _engine, now: ran.append(now) or 1)
+    worker = Worker(engine, [task], clock=lambda: 1_000_000)
+    try:
+        assert worker.run_once() == {}
+        assert worker.run_once() == {}
+    finally:
+        engine.dispose()
+    assert ran == []
+    assert "t: the store is unreachable" in caplog.text

@@ -84,13 +84,13 @@ class Worker:
         for task in self.tasks:
             now = self.clock()
             every = int(task.every.total_seconds() * 1_000_000)
-            if (
-                task.leased
-                and not force
-                and not leases.claim(self.engine, task.name, self.holder, now, every)
-            ):
-                continue
-            try:
+            try:  # the lease's claim meets an outage as the task would: the loop lives on
+                if (
+                    task.leased
+                    and not force
+                    and not leases.claim(self.engine, task.name, self.holder, now, every)
+                ):
+                    continue
                 done[task.name] = task.run(self.engine, now)
             except DBAPIError as exc:
                 if not is_unavailable(exc):
