@@ -64,7 +64,11 @@ class LogChunk:
     data: bytes
     ts: int  # the log event's timestamp (the chunk's partition on PostgreSQL)
     attempt: int | None = None  # the step's attempt that wrote it, when the reporter says
-    size: int = 0  # bytes of data
+    # Bytes of data, derived here once: the chunk's fields are its row as they are.
+    size: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.size = len(self.data)
 
 
 @dataclass
@@ -190,5 +194,5 @@ def _fold_log(out: Folded, org_id: str, rid: str, ev: Event) -> None:
     if ck not in out.chunks:  # chunks are deduplicated by (stream, seq): the first one stays
         data = ev.data.encode("utf-8")
         out.chunks[ck] = LogChunk(
-            org_id, rid, ev.step_name, ev.stream, ev.seq, data, ev.ts, ev.attempt, len(data)
+            org_id, rid, ev.step_name, ev.stream, ev.seq, data, ev.ts, ev.attempt
         )

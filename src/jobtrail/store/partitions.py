@@ -240,9 +240,9 @@ _PROBE_PLANS = text(
 def lock_all(conn: Connection, buckets: Sequence[int]) -> None:
     """Take these lock buckets at once, ascending, in one statement (a batch's own go through
     here too, so two batches never wait on each other in a cycle; a lock taken again costs
-    nothing): the
-    group committer takes the union of its batches' buckets first, so that two groups, each
-    in one transaction, never hold some and wait for the others' in a cycle. Batch by batch,
+    nothing): the group committer takes the union of its batches' buckets first, so that two
+    groups, each in one transaction, never hold some and wait for the others' in a cycle. Batch
+    by batch,
     they did: PostgreSQL found each deadlock only after deadlock_timeout (1 s), then the group
     was written again batch by batch (50 clients of mixed traffic: ingest p50 4 to 5 s)."""
     if buckets and not is_sqlite(conn):

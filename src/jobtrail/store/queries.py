@@ -279,7 +279,9 @@ class Reads:
 
 @contextmanager
 def reads(engine: Engine) -> Iterator[Reads]:
-    """Reads on one connection that see one state of the store."""
+    """Reads on one connection: on SQLite in one transaction, which sees one state of the
+    store; on PostgreSQL at READ COMMITTED, each statement as of its own start (as they did
+    inside a transaction)."""
     with _driver_cursor(engine, snapshot=True) as cur:
         yield Reads(cur, engine.dialect)
 
@@ -289,7 +291,7 @@ def window_runs(
 ) -> WindowResult:
     """Runs that own at least one of the latest `cap` state-change events in [start, end)."""
     values: dict[str, Any] = {"org": org_id, "start": start, "end": end, "cap": cap, "cut": cap - 1}
-    with _driver_cursor(engine, snapshot=True) as cur:  # the edge and the runs of one state
+    with _driver_cursor(engine, snapshot=True) as cur:  # SQLite: the edge and runs of one state
         reads = Reads(cur, engine.dialect)
         edge = reads.rows(_BOUNDARY, values)
         if not joins_subqueries_well(engine.dialect.name):
