@@ -6,6 +6,7 @@ import re
 import shutil
 import signal
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -85,12 +86,39 @@ def _recording(emit: Any, path: Path) -> Any:
     return emit_and_record
 
 
-def _execute(spec: JobSpec, factory: EventFactory, emit: Any, options: RunOptions) -> str:
+class _Interrupts:
+    """Ctrl+C and SIGTERM for the whole command, by one handler: while the run goes they cancel
+    it (its steps are reported CANCELLED, then delivery is waited for); once its final state is
+    decided they stop that wait (what is left goes to the spool). A handler per phase left a
+    gap as the run ended: a Ctrl+C that fell there was lost, and the wait took its full time."""
+
+    def __init__(self, hurry: Callable[[], None]) -> None:
+        self._hurry = hurry
+        self._executor: RunExecutor | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._early = False
+
+    def running(self, executor: RunExecutor, loop: asyncio.AbstractEventLoop) -> None:
+        self._executor, self._loop = executor, loop
+        if self._early:  # interrupted before the run began: it begins cancelled
+            executor.cancel()
+
+    def __call__(self, _signum: int, _frame: object) -> None:
+        executor, loop = self._executor, self._loop
+        if executor is None or loop is None:
+            self._early = True
+        elif executor.ended:
+            self._hurry()
+        else:  # the handler runs between the loop's steps: the cancel goes through the loop
+            loop.call_soon_threadsafe(executor.cancel)
+
+
+def _execute(
+    spec: JobSpec, factory: EventFactory, emit: Any, options: RunOptions, interrupts: _Interrupts
+) -> str:
     async def main() -> str:
         executor = RunExecutor(spec, factory, _printer(emit), options)
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, executor.cancel)
+        interrupts.running(executor, asyncio.get_running_loop())
         return await executor.run()
 
     return asyncio.run(main())
@@ -152,11 +180,13 @@ def run(
     options = RunOptions(
         parallel=parallel, workdir=folder or tmp, tmp_dir=tmp, has_room=delivery.has_room
     )
+    interrupts = _Interrupts(delivery.hurry)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, interrupts)
     try:
-        state = _execute(spec, EventFactory(spec.job, spec.environment, key), emit, options)
+        factory = EventFactory(spec.job, spec.environment, key)
+        state = _execute(spec, factory, emit, options, interrupts)
     finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):  # while waiting: stop waiting, spool the rest
-            signal.signal(sig, lambda *_: delivery.hurry())
         delivered = delivery.close(flush_timeout)
         reported.join(min(flush_timeout, 10.0))
         if spool_file is not None:

@@ -106,6 +106,7 @@ class RunExecutor:
         self._tasks: dict[str, asyncio.Task[str]] = {}
         self._chunkers: dict[tuple[str, str], _Chunker] = {}
         self._cancelled = False
+        self.ended = False  # the run's final state is decided (set before it is reported)
 
     def cancel(self) -> None:
         """Stop the run: running steps are killed and reported CANCELLED, the rest too."""
@@ -131,6 +132,7 @@ class RunExecutor:
             if name not in self._state:
                 self._finish(name, "CANCELLED" if self._cancelled else "SKIPPED")
         final = self._final_state()
+        self.ended = True
         self.emit(self.events.run(final))
         return final
 
