@@ -74,35 +74,29 @@ class WindowResult:
     oldest_kept_ts: int | None
 
 
-def _kept_events() -> Any:
-    """The newest `cap` state-change events of the window, through ix_events_window. Its LIMIT
-    is written out rather than `.limit()`: SQLAlchemy's SQLite dialect follows every LIMIT with
-    `OFFSET 0`, and an OFFSET keeps SQLite from flattening the subquery into the `IN` list (it
-    then runs it as a co-routine and reads its 10,000 rows a second time: 0.7-1 ms at the cap)."""
+def _window_events(*columns: Any) -> Any:
+    """The window's state-change events, newest first (through ix_events_window)."""
     return (
-        select(events.c.run_id, events.c.ts)
+        select(*columns)
         .where(
             events.c.org_id == bindparam("org"),
             events.c.ts >= bindparam("start"),
             events.c.ts < bindparam("end"),
         )
         .order_by(events.c.ts.desc(), events.c.event_id.desc())
-        .suffix_with(text("LIMIT :cap"))
     )
+
+
+def _kept_events() -> Any:
+    """The newest `cap` state-change events of the window. Its LIMIT is written out rather
+    than `.limit()`: SQLAlchemy's SQLite dialect follows every LIMIT with `OFFSET 0`, and an
+    OFFSET keeps SQLite from flattening the subquery into the `IN` list (it then runs it as a
+    co-routine and reads its 10,000 rows a second time: 0.7-1 ms at the cap)."""
+    return _window_events(events.c.run_id, events.c.ts).suffix_with(text("LIMIT :cap"))
 
 
 # Rows cap-1 and cap: the first is the oldest kept event, the second exists when trimmed.
-_BOUNDARY = (
-    select(events.c.ts, events.c.event_id)
-    .where(
-        events.c.org_id == bindparam("org"),
-        events.c.ts >= bindparam("start"),
-        events.c.ts < bindparam("end"),
-    )
-    .order_by(events.c.ts.desc(), events.c.event_id.desc())
-    .limit(2)
-    .offset(bindparam("cut"))
-)
+_BOUNDARY = _window_events(events.c.ts, events.c.event_id).limit(2).offset(bindparam("cut"))
 # The kept events' runs in listing order, in one statement: SQLite builds a one-off index on
 # the `IN (SELECT ... LIMIT n)`.
 _KEPT = _kept_events().subquery("kept")
